@@ -1,0 +1,38 @@
+// Package depsprobe pins the distribution's dependencies in go.mod until the
+// generated cmd/otelcol-glam imports them. Delete it then.
+package depsprobe
+
+import (
+	_ "github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
+	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	_ "github.com/stretchr/testify/require"
+	_ "go.opentelemetry.io/collector/component/componenttest"
+	_ "go.opentelemetry.io/collector/config/confighttp"
+	_ "go.opentelemetry.io/collector/config/configoptional"
+	_ "go.opentelemetry.io/collector/config/configretry"
+	_ "go.opentelemetry.io/collector/confmap/confmaptest"
+	_ "go.opentelemetry.io/collector/confmap/provider/envprovider"
+	_ "go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	_ "go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	_ "go.opentelemetry.io/collector/consumer/consumererror"
+	_ "go.opentelemetry.io/collector/consumer/consumertest"
+	_ "go.opentelemetry.io/collector/exporter/debugexporter"
+	_ "go.opentelemetry.io/collector/exporter/exporterhelper"
+	_ "go.opentelemetry.io/collector/exporter/exportertest"
+	_ "go.opentelemetry.io/collector/extension/extensiontest"
+	_ "go.opentelemetry.io/collector/extension/zpagesextension"
+	_ "go.opentelemetry.io/collector/otelcol"
+	_ "go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	_ "go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	_ "go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	_ "go.opentelemetry.io/collector/processor/batchprocessor"
+	_ "go.opentelemetry.io/collector/processor/memorylimiterprocessor"
+	_ "go.opentelemetry.io/collector/processor/processorhelper"
+	_ "go.opentelemetry.io/collector/processor/processortest"
+	_ "go.opentelemetry.io/collector/receiver/receiverhelper"
+	_ "go.opentelemetry.io/collector/receiver/receivertest"
+	_ "go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+	_ "go.uber.org/goleak"
+)

@@ -1,0 +1,68 @@
+package usage
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// A measurement (OpenCensus stats: a value recorded on a measure) travels as
+// one data point of a Gauge metric named after the measure, in a scope named
+// MeasurementScope. The data point's time is the event time and its
+// attributes are the event's attributes, which views use as tags
+// (session.id among them, for session windows).
+
+// Measure describes what a measurement measures.
+type Measure struct {
+	Name        string
+	Description string
+	Unit        string
+}
+
+// MeasurementWriter appends measurements to one metrics batch, keeping one
+// metric per measure.
+type MeasurementWriter struct {
+	metrics pmetric.MetricSlice
+	points  map[string]pmetric.NumberDataPointSlice
+}
+
+// NewMeasurementWriter starts a resource and a MeasurementScope scope in md
+// and returns a writer that appends measurements to it.
+func NewMeasurementWriter(md pmetric.Metrics) *MeasurementWriter {
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(MeasurementScope)
+	return &MeasurementWriter{metrics: sm.Metrics(), points: map[string]pmetric.NumberDataPointSlice{}}
+}
+
+// Record appends one measurement of value on m at time t, tagged with a copy
+// of tags.
+func (w *MeasurementWriter) Record(m Measure, t time.Time, value float64, tags pcommon.Map) {
+	points, ok := w.points[m.Name]
+	if !ok {
+		metric := w.metrics.AppendEmpty()
+		metric.SetName(m.Name)
+		metric.SetDescription(m.Description)
+		metric.SetUnit(m.Unit)
+		points = metric.SetEmptyGauge().DataPoints()
+		w.points[m.Name] = points
+	}
+	dp := points.AppendEmpty()
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(t))
+	dp.SetDoubleValue(value)
+	tags.CopyTo(dp.Attributes())
+}
+
+// Len is the number of measurements recorded so far.
+func (w *MeasurementWriter) Len() int {
+	n := 0
+	for _, points := range w.points {
+		n += points.Len()
+	}
+	return n
+}
+
+// IsMeasurementScope reports whether a scope holds measurements.
+func IsMeasurementScope(scope pcommon.InstrumentationScope) bool {
+	return scope.Name() == MeasurementScope
+}
