@@ -4,6 +4,7 @@ package depsprobe
 
 import (
 	_ "github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	_ "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
