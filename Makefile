@@ -1,0 +1,86 @@
+# otelcol-glam: `make run` starts the collector, `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+GO        ?= go
+TOOLS     := $(CURDIR)/.tools
+OCB       := $(TOOLS)/ocb
+MDATAGEN  := $(TOOLS)/mdatagen
+BIN       := $(CURDIR)/bin
+COLLECTOR := $(BIN)/otelcol-glam
+CONFIG    ?= testdata/config.yaml
+
+# Component directories: every package with a metadata.yaml.
+COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml))
+GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './e2e/node_modules/*') go.mod go.sum
+
+.PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bench fuzz clean
+
+all: build
+
+## build: the collector binary, bin/otelcol-glam
+build: $(COLLECTOR)
+
+$(COLLECTOR): $(GO_SOURCES)
+	$(GO) build -trimpath -o $@ ./cmd/otelcol-glam
+
+## run: the collector with $(CONFIG) against Postgres (see README: which one it picks)
+run: build
+	@mkdir -p .run
+	GLAM_POSTGRES_DSN="$$(scripts/postgres-dsn.sh)" $(COLLECTOR) --config $(CONFIG)
+
+## test: every test — lint, generated code up to date, Go tests, sample configs, browser end-to-end
+test: lint check-generate test-go validate test-e2e
+
+test-go:
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./processor/...
+
+## validate: every sample config in testdata/ passes `otelcol-glam validate`
+validate: build
+	@for f in testdata/*.yaml; do echo "validate $$f"; $(COLLECTOR) validate --config $$f; done
+
+test-e2e: build
+	cd e2e && npm test
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the benchmarks of every component
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: each fuzz target for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## generate: cmd/otelcol-glam from builder-config.yaml (ocb), and each component's mdatagen code
+generate: tools
+	mkdir -p cmd/otelcol-glam
+	$(OCB) --skip-compilation --skip-get-modules --config builder-config.yaml
+	@# One Go module at the root: the distribution builds inside it, not as a module of its own.
+	rm -f cmd/otelcol-glam/go.mod cmd/otelcol-glam/go.sum
+	gofmt -w cmd/otelcol-glam
+	@for c in $(COMPONENTS); do echo "mdatagen $$c"; (cd $$c && $(MDATAGEN) metadata.yaml); done
+
+## check-generate: fail when committed generated code differs from what `make generate` writes
+check-generate: generate
+	@if [ -n "$$(git status --porcelain -- cmd $(COMPONENTS))" ]; then \
+	  echo "generated code is out of date; run 'make generate' and commit:"; git status --porcelain -- cmd $(COMPONENTS); git diff --stat -- cmd $(COMPONENTS); exit 1; fi
+
+tools: $(OCB) $(MDATAGEN)
+
+$(OCB): tools/ocb/go.mod tools/ocb/go.sum
+	cd tools/ocb && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/builder
+
+$(MDATAGEN): tools/mdatagen/go.mod tools/mdatagen/go.sum
+	cd tools/mdatagen && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+clean:
+	rm -rf $(BIN) $(TOOLS)
