@@ -1,0 +1,44 @@
+package pgschema
+
+// Tables.
+const (
+	// EventsTable holds raw usage events, partitioned by day of event_time.
+	EventsTable = "glam_usage_events"
+	// EventIDsTable holds the id of every stored event, for deduplication.
+	EventIDsTable = "glam_usage_event_ids"
+	// ViewRowsTable holds view aggregates keyed by view, window and tag set.
+	ViewRowsTable = "glam_usage_view_rows"
+	// AppliedBatchesTable records which data point of which flush has been
+	// merged into ViewRowsTable.
+	AppliedBatchesTable = "glam_usage_applied_batches"
+	// MigrationsTable records the schema versions applied.
+	MigrationsTable = "glam_schema_migrations"
+)
+
+// Columns of EventsTable, in the order the exporter copies them.
+var EventColumns = []string{
+	"event_id", "event_time", "observed_time", "event_name", "session_id",
+	"product", "probe_name", "probe_process", "channel", "os", "source",
+	"attributes", "resource", "body",
+}
+
+// Columns of ViewRowsTable that the exporter writes, in the order it copies
+// them; updated_at is set by the database.
+var ViewRowColumns = []string{
+	"view", "window_start", "tags_hash", "tags", "window_end", "metric_type",
+	"count", "sum", "bucket_bounds", "bucket_counts", "min", "max",
+	"last_value", "last_value_time",
+}
+
+// Values of the metric_type column of ViewRowsTable: the OTel metric type
+// the row was built from, which says which value columns are meaningful.
+const (
+	// MetricTypeSum rows come from delta Sums: sum is the total; for integer
+	// sums (count views) count is the same total.
+	MetricTypeSum = "sum"
+	// MetricTypeHistogram rows come from delta explicit-bucket Histograms:
+	// count, sum, bucket_bounds, bucket_counts, min and max.
+	MetricTypeHistogram = "histogram"
+	// MetricTypeGauge rows come from Gauges: last_value at last_value_time.
+	MetricTypeGauge = "gauge"
+)
