@@ -1,0 +1,117 @@
+// A real bin/otelcol-glam process per test: its own config in a temporary
+// directory, the glam receiver on a free port, usage events (logs) and
+// measurements (metrics) written by two file exporters that the test reads.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from './net.mjs';
+import { readEvents, readMeasurements } from './otlp.mjs';
+
+const e2eDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const collectorBin = path.resolve(e2eDir, process.env.OTELCOL_GLAM_BIN || '../bin/otelcol-glam');
+export const ingestPrefix = '/api/v1/ingest';
+
+export function collectorProblem() {
+  return existsSync(collectorBin)
+    ? ''
+    : `${collectorBin} not found: run \`make build\` in the repository root, or set OTELCOL_GLAM_BIN to the collector binary`;
+}
+
+export async function tempDir(name) {
+  return mkdtemp(path.join(os.tmpdir(), `glam-e2e-${name}-`));
+}
+
+// startCollector runs the collector until stop().
+//   allowedOrigins  the receiver's cors.allowed_origins
+//   allowedHeaders  its cors.allowed_headers
+//   tls             {certFile, keyFile}: serve https
+//   receiver        more receiver settings, merged over the ones above
+export async function startCollector({ allowedOrigins = [], allowedHeaders = ['content-type', 'content-encoding'], tls = null, receiver = {} } = {}) {
+  const problem = collectorProblem();
+  if (problem) throw new Error(problem);
+  const dir = await tempDir('collector');
+  const port = await freePort();
+  const eventsFile = path.join(dir, 'events.jsonl');
+  const measurementsFile = path.join(dir, 'measurements.jsonl');
+  const glam = {
+    endpoint: `127.0.0.1:${port}`,
+    ...(allowedOrigins.length ? { cors: { allowed_origins: allowedOrigins, allowed_headers: allowedHeaders } } : {}),
+    ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}),
+    ...receiver,
+  };
+  // YAML is a superset of JSON: no YAML writer needed.
+  const config = {
+    receivers: { glam },
+    exporters: {
+      'file/events': { path: eventsFile, flush_interval: '50ms' },
+      'file/measurements': { path: measurementsFile, flush_interval: '50ms' },
+    },
+    service: {
+      // No self-metrics server: parallel collectors would fight over :8888.
+      telemetry: { metrics: { level: 'none' }, logs: { level: 'info' } },
+      pipelines: {
+        logs: { receivers: ['glam'], exporters: ['file/events'] },
+        metrics: { receivers: ['glam'], exporters: ['file/measurements'] },
+      },
+    },
+  };
+  const configFile = path.join(dir, 'config.yaml');
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+
+  const proc = spawn(collectorBin, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk) => { output = (output + chunk).slice(-20000); };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  let exited = null;
+  const exit = new Promise((resolve) => proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
+  try {
+    await waitForPort(port, {
+      gone: () => (exited ? `otelcol-glam exited (${exited.code ?? exited.signal}) before listening:\n${output}` : ''),
+    });
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+
+  const scheme = tls ? 'https' : 'http';
+  return {
+    origin: `${scheme}://127.0.0.1:${port}`,
+    ingest: `${scheme}://127.0.0.1:${port}${ingestPrefix}`,
+    configFile,
+    output: () => output,
+    events: () => readEvents(eventsFile),
+    measurements: () => readMeasurements(measurementsFile),
+    // waitForEvents polls the events file until it holds at least n records
+    // and returns them, or throws with the collector's log after timeoutMs.
+    async waitForEvents(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const events = await readEvents(eventsFile);
+        if (events.length >= n) return events;
+        if (Date.now() > deadline) {
+          throw new Error(`expected ${n} usage events within ${timeoutMs} ms, got ${events.length}; collector log:\n${output}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    // stop shuts the collector down gracefully, which drains the pipeline
+    // and flushes the file exporters: what the files hold afterwards is
+    // everything the collector accepted.
+    async stop() {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
+        await exit;
+        clearTimeout(timer);
+      }
+    },
+    async cleanup() {
+      await this.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// The GLAM app's Glean.js instrumentation (GLAM's src/main.js initializes
+// Glean with automatic page-load and element-click events) plus the probe
+// events GLAM would define in its metrics.yaml, with the server endpoint set
+// to the collector. Query string:
+//
+//   endpoint   Glean's serverEndpoint (default: the page's own origin).
+//              Glean.js accepts only an https origin with no path: pings go
+//              to {endpoint}/submit/glam/events/1/{uuid}.
+//   maxEvents  events per ping (Glean's default is 1: a ping per event)
+//   debugTag   sets a debug view tag: with a custom header Glean.js cannot
+//              use sendBeacon and uploads with fetch and gzip instead
+import Glean from '@mozilla/glean/web';
+import EventMetricType from '@mozilla/glean/private/metrics/event';
+
+const params = new URLSearchParams(location.search);
+
+// Every ping Glean submits, as Glean logs it: the test reads the session id
+// and document ids the client used from here.
+const pings = [];
+const consoleInfo = console.info.bind(console);
+console.info = (...args) => {
+  for (const arg of args) {
+    if (typeof arg !== 'string' || !arg.includes('"client_info"')) continue;
+    try {
+      pings.push(JSON.parse(arg.slice(arg.indexOf('{'))));
+    } catch {
+      // Not a ping after all.
+    }
+  }
+  consoleInfo(...args);
+};
+Glean.setLogPings(true);
+if (params.get('debugTag')) Glean.setDebugViewTag(params.get('debugTag'));
+
+Glean.initialize('glam', true, {
+  serverEndpoint: params.get('endpoint') || location.origin,
+  channel: 'e2e',
+  appDisplayVersion: '1.0.0',
+  enableAutoPageLoadEvents: true,
+  enableAutoElementClickEvents: true,
+  maxEvents: Number(params.get('maxEvents')) || undefined,
+});
+
+function eventMetric(category, name, extraKeys) {
+  return new EventMetricType({ category, name, sendInPings: ['events'], lifetime: 'ping', disabled: false }, extraKeys);
+}
+const probeView = eventMetric('probe', 'view', ['product', 'probe_name', 'process', 'channel', 'os']);
+const probeSearch = eventMetric('probe', 'search', ['product', 'query']);
+
+document.getElementById('probes').addEventListener('click', (e) => {
+  const link = e.target.closest('a[data-probe]');
+  if (!link) return;
+  e.preventDefault();
+  probeView.record({
+    product: 'firefox', probe_name: link.dataset.probe, process: link.dataset.process, channel: 'nightly', os: '*',
+  });
+});
+
+document.getElementById('search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  probeSearch.record({ product: 'firefox', query: document.getElementById('query').value });
+});
+
+window.glean = { pings };
