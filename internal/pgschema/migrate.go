@@ -3,6 +3,7 @@ package pgschema
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -14,6 +15,10 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// ErrSchemaTooNew is returned when the database was migrated by a newer
+// collector than this one: its tables may not be what this one expects.
+var ErrSchemaTooNew = errors.New("the database schema is newer than this collector knows")
 
 // Migration is one step of the schema, applied once, in version order.
 type Migration struct {
@@ -88,7 +93,7 @@ func MigrateTo(ctx context.Context, db Beginner, target int) error {
 		return err
 	}
 	if current > Latest() {
-		return fmt.Errorf("migrate schema: the database is at version %d, newer than this collector knows (%d): upgrade the collector", current, Latest())
+		return fmt.Errorf("migrate schema: %w: it is at version %d, this collector knows up to %d: upgrade the collector", ErrSchemaTooNew, current, Latest())
 	}
 	for _, m := range Migrations() {
 		if m.Version <= current || m.Version > target {

@@ -2,6 +2,7 @@ package pgschema
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -37,12 +38,23 @@ func allVersions() []int {
 	return vs
 }
 
-func TestMigrationsAreNumberedFromOneWithoutGaps(t *testing.T) {
-	for i, m := range Migrations() {
-		assert.Equal(t, i+1, m.Version, m.Name)
-		assert.NotEmpty(t, m.SQL)
+func TestMigrationsAreOrderedAndUnique(t *testing.T) {
+	ms := Migrations()
+	require.GreaterOrEqual(t, len(ms), 2)
+	assert.Equal(t, 1, ms[0].Version)
+	for i, m := range ms {
+		assert.NotEmpty(t, m.SQL, m.Name)
+		if i > 0 {
+			assert.Greater(t, m.Version, ms[i-1].Version, m.Name)
+		}
 	}
-	assert.Equal(t, 2, Latest())
+	assert.Equal(t, ms[len(ms)-1].Version, Latest())
+}
+
+// previous is the version before the latest migration.
+func previous() int {
+	ms := Migrations()
+	return ms[len(ms)-2].Version
 }
 
 func TestMigrateFromEmpty(t *testing.T) {
@@ -68,15 +80,25 @@ func TestMigrateFromEmpty(t *testing.T) {
 	assert.Equal(t, allVersions(), appliedVersions(t, pool))
 }
 
-func TestUpgradeFromPreviousVersionKeepsData(t *testing.T) {
+// The upgrade is tested from the previous version and from the first, whose
+// event partitions predate the usage-API indexes.
+func TestUpgradeKeepsData(t *testing.T) {
+	for _, from := range []int{previous(), 1} {
+		t.Run(fmt.Sprintf("from_%d", from), func(t *testing.T) { testUpgradeFrom(t, from) })
+	}
+}
+
+func testUpgradeFrom(t *testing.T, from int) {
 	ctx := context.Background()
 	pool := newPool(t)
-	require.NoError(t, MigrateTo(ctx, pool, Latest()-1))
-	assert.Equal(t, allVersions()[:Latest()-1], appliedVersions(t, pool))
+	require.NoError(t, MigrateTo(ctx, pool, from))
+	v, err := Version(ctx, pool)
+	require.NoError(t, err)
+	require.Equal(t, from, v)
 
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	require.NoError(t, EnsureEventPartitions(ctx, pool, []time.Time{day}))
-	_, err := pool.Exec(ctx, `INSERT INTO glam_usage_events (event_id, event_time, observed_time, event_name, session_id, attributes, resource)
+	_, err = pool.Exec(ctx, `INSERT INTO glam_usage_events (event_id, event_time, observed_time, event_name, session_id, attributes, resource)
 		VALUES ('e1', $1, $1, 'probe.view', 's1', '{}', '{}')`, day.Add(time.Hour))
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO glam_usage_view_rows (view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
@@ -91,7 +113,7 @@ func TestUpgradeFromPreviousVersionKeepsData(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count FROM glam_usage_view_rows WHERE tags @> '{"glam.product":"fog"}'`).Scan(&rows))
 	assert.Equal(t, 1, events)
 	assert.Equal(t, 3, rows)
-	// Version 2's indexes reach the partition that existed before it.
+	// Indexes added to the parent reach the partition that existed before.
 	var idx int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE tablename = $1", EventPartition(day)).Scan(&idx))
 	assert.Equal(t, 3, idx)
@@ -133,7 +155,8 @@ func TestMigrateRefusesANewerSchema(t *testing.T) {
 	_, err := pool.Exec(ctx, "INSERT INTO "+MigrationsTable+" (version, name) VALUES (99, 'future')")
 	require.NoError(t, err)
 	err = Migrate(ctx, pool)
-	require.ErrorContains(t, err, "the database is at version 99, newer than this collector knows (2)")
+	require.ErrorIs(t, err, ErrSchemaTooNew)
+	require.ErrorContains(t, err, fmt.Sprintf("it is at version 99, this collector knows up to %d", Latest()))
 }
 
 func TestEventPartitionsAndRetention(t *testing.T) {
