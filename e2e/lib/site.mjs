@@ -38,15 +38,17 @@ async function readBody(req) {
 // startSite serves the pages on 127.0.0.1 at a free port.
 //   tls     {cert, key}: serve https (Glean.js refuses a plain-http endpoint)
 //   proxy   {target, routes: [[fromPrefix, toPrefix], ...]}: forward requests
-//           under fromPrefix to target with the prefix replaced
+//           under fromPrefix to target with the prefix replaced; target is
+//           read per request, so it may be set once the collector is up
+//           (the collector's allow-list needs the site's origin first)
 // The returned site records every request it forwarded in `forwarded`.
 export async function startSite({ tls = null, proxy = null } = {}) {
   const forwarded = [];
-  const client = proxy && new URL(proxy.target).protocol === 'https:' ? https : http;
 
   async function forward(req, res, from, to) {
     const body = await readBody(req);
     const target = new URL(proxy.target);
+    const client = target.protocol === 'https:' ? https : http;
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) if (!hopHeaders.has(k)) headers[k] = v;
     headers['x-forwarded-for'] = req.socket.remoteAddress;

@@ -7,6 +7,8 @@
 //              the page (default /api/v1/ingest, the same-origin proxy)
 //   transport  "fetch" (the SDK's OTLP/HTTP exporters, default) or "beacon"
 //              (log records sent by navigator.sendBeacon as text/plain)
+//   timeout    the exporters' timeoutMillis, retries included (SDK default
+//              10000): a refused export gives up sooner with a smaller one
 import { WebTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-web';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { LoggerProvider, BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
@@ -17,6 +19,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 const params = new URLSearchParams(location.search);
 const ingest = new URL(params.get('ingest') || '/api/v1/ingest', location.href).href.replace(/\/$/, '');
 const transport = params.get('transport') || 'fetch';
+const timeoutMillis = Number(params.get('timeout')) || undefined;
 
 // A session lives as long as the tab, like GLAM's: reloads keep it.
 let sessionId = sessionStorage.getItem('glam.session.id');
@@ -60,7 +63,7 @@ const batching = { scheduledDelayMillis: 600000, maxQueueSize: 2048, maxExportBa
 
 const tracerProvider = new WebTracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'glam', 'session.id': sessionId }),
-  spanProcessors: [new BatchSpanProcessor(witnessed('traces', new OTLPTraceExporter({ url: `${ingest}/v1/traces` })), batching)],
+  spanProcessors: [new BatchSpanProcessor(witnessed('traces', new OTLPTraceExporter({ url: `${ingest}/v1/traces`, timeoutMillis })), batching)],
 });
 const tracer = tracerProvider.getTracer('glam-app');
 
@@ -68,7 +71,7 @@ const tracer = tracerProvider.getTracer('glam-app');
 // the receiver's per-record session path is exercised too.
 const logExporter = transport === 'beacon'
   ? new BeaconLogExporter(`${ingest}/v1/logs`)
-  : new OTLPLogExporter({ url: `${ingest}/v1/logs` });
+  : new OTLPLogExporter({ url: `${ingest}/v1/logs`, timeoutMillis });
 const loggerProvider = new LoggerProvider({
   resource: resourceFromAttributes({ 'service.name': 'glam' }),
   processors: [new BatchLogRecordProcessor({ exporter: witnessed('logs', logExporter), ...batching })],

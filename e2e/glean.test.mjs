@@ -1,0 +1,180 @@
+// Glean.js (v5) in headless Chromium with its server endpoint set to
+// otelcol-glam. Two facts of Glean.js shape these tests (checked in its
+// source, core/config.js and core/utils.js validateURL):
+//   - serverEndpoint must be an https origin with no path, and pings go to
+//     {serverEndpoint}/submit/{app}/{ping}/1/{uuid}. The receiver serves
+//     them under its path_prefix, so whatever answers on that origin maps
+//     /submit/ to {prefix}/submit/ (GLAM's domain, through its proxy).
+//   - the default web uploader sends each ping with navigator.sendBeacon, as
+//     text/plain; only with a custom header (a debug view tag) does it use
+//     fetch, with gzip and a CORS preflight.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { browserSuite } from './lib/browser.mjs';
+import { startCollector, ingestPrefix, tempDir } from './lib/collector.mjs';
+import { countBy } from './lib/otlp.mjs';
+import { startSite } from './lib/site.mjs';
+import { makeCert } from './lib/tls.mjs';
+import { newPage, useBrowser, viewProbe, search, waitFor } from './lib/suite.mjs';
+import { settle, tally, assertEventContract, assertMeasurementContract, assertNothingIdentifying } from './lib/usage.mjs';
+
+const submitRoute = ['/submit/', `${ingestPrefix}/submit/`];
+const submitPath = new RegExp(`^${ingestPrefix}/submit/glam/events/1/[0-9a-f-]{36}$`);
+
+// Both full scenarios: a page load, three probe views (two of gc_ms), a
+// search and a click on an element GLAM tags with data-glean-id.
+function sixEvents(sessionId) {
+  return {
+    events: 6,
+    byName: { 'glean.page_load': 1, 'probe.view': 3, 'probe.search': 1, 'glean.element_click': 1 },
+    byProbe: { gc_ms: 2, cycle_collector: 1 },
+    bySession: { [sessionId]: 6 },
+    bySource: { glean: 6 },
+    measurements: { 'glam.events': 6, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1 },
+  };
+}
+
+describe('Glean.js', browserSuite(), () => {
+  const browser = useBrowser();
+  let certDir;
+  let tls;
+  before(async () => {
+    certDir = await tempDir('tls');
+    tls = makeCert(certDir);
+  });
+  after(async () => {
+    if (certDir) await rm(certDir, { recursive: true, force: true });
+  });
+
+  // ingestSite is an https origin that forwards Glean's /submit/ paths to the
+  // collector, set once the collector is up.
+  async function ingestSite(t) {
+    const proxy = { target: '', routes: [submitRoute] };
+    const s = await startSite({ tls, proxy });
+    t.after(() => s.close());
+    return { site: s, to: (collector) => { proxy.target = collector.origin; } };
+  }
+
+  async function collectorFor(t, options) {
+    const collector = await startCollector(options);
+    t.after(() => collector.cleanup());
+    return collector;
+  }
+
+  async function pings(page, n) {
+    await waitFor(async () => (await page.evaluate(() => window.glean.pings.length)) >= n);
+    return page.evaluate(() => window.glean.pings);
+  }
+
+  it('same origin: every event ping is beaconed to GLAM\'s domain and counted exactly', async (t) => {
+    const { site: glam, to } = await ingestSite(t);
+    // A beacon is text/plain: the receiver takes it only from an origin on
+    // its allow-list, even when GLAM's proxy forwards it from GLAM's origin.
+    const collector = await collectorFor(t, { allowedOrigins: [glam.origin] });
+    to(collector);
+    const { page } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    await page.goto(`${glam.origin}/glean.html`);
+    const userAgent = await page.evaluate(() => navigator.userAgent);
+
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'cycle_collector');
+    await search(page, 'gc');
+    await page.click('button[data-glean-id]');
+
+    // Glean's default: one events ping per event.
+    const sent = await pings(page, 6);
+    const sessionId = sent[0].client_info.session_id;
+    assert.deepEqual(countBy(sent, (p) => p.client_info.session_id), { [sessionId]: 6 });
+    const out = await settle(collector, 6);
+
+    assert.deepEqual(tally(out), sixEvents(sessionId));
+    assertEventContract(out.events);
+    assertMeasurementContract(out.measurements);
+    assertNothingIdentifying(out, { userAgent });
+
+    assert.equal(glam.forwarded.length, 6);
+    for (const r of glam.forwarded) {
+      assert.match(r.targetPath, submitPath);
+      assert.deepEqual([r.method, r.status, r.contentType, r.origin], ['POST', 200, 'text/plain;charset=UTF-8', glam.origin]);
+    }
+  });
+
+  it('cross origin with fetch: gzip pings of several events pass CORS and are counted exactly', async (t) => {
+    const { site: ingest, to } = await ingestSite(t);
+    const app = await startSite({ tls });
+    t.after(() => app.close());
+    // Glean's fetch uploader sends Content-Encoding, X-Telemetry-Agent and,
+    // with a debug tag, X-Debug-ID: the preflight asks for all of them.
+    const collector = await collectorFor(t, {
+      allowedOrigins: [app.origin],
+      allowedHeaders: ['content-type', 'content-encoding', 'x-telemetry-agent', 'x-debug-id'],
+    });
+    to(collector);
+    const { page } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    await page.goto(`${app.origin}/glean.html?maxEvents=3&debugTag=glam-e2e&endpoint=${encodeURIComponent(ingest.origin)}`);
+
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'cycle_collector');
+    await search(page, 'cc');
+    await viewProbe(page, 'gc_ms');
+    await page.click('button[data-glean-id]');
+
+    const sent = await pings(page, 2);
+    assert.deepEqual(sent.map((p) => p.events.length), [3, 3]);
+    const sessionId = sent[0].client_info.session_id;
+    const out = await settle(collector, 6);
+
+    assert.deepEqual(tally(out), sixEvents(sessionId));
+    assertEventContract(out.events);
+
+    const posts = ingest.forwarded.filter((r) => r.method === 'POST');
+    assert.equal(posts.length, 2);
+    for (const r of posts) {
+      assert.match(r.targetPath, submitPath);
+      assert.deepEqual([r.status, r.contentType, r.contentEncoding, r.origin], [200, 'application/json; charset=utf-8', 'gzip', app.origin]);
+    }
+    // Each ping has its own URL, so each gets its own preflight.
+    const preflights = ingest.forwarded.filter((r) => r.method === 'OPTIONS');
+    assert.equal(preflights.length, 2);
+    assert.ok(preflights.every((r) => r.status >= 200 && r.status < 300), `preflights: ${preflights.map((r) => r.status)}`);
+  });
+
+  it('from an origin not allowed: pings get 403 and nothing is counted', async (t) => {
+    const { site: ingest, to } = await ingestSite(t);
+    const app = await startSite({ tls });
+    t.after(() => app.close());
+    const stranger = await startSite({ tls });
+    t.after(() => stranger.close());
+    const collector = await collectorFor(t, { allowedOrigins: [app.origin] });
+    to(collector);
+    const pageURL = (origin) => `${origin}/glean.html?endpoint=${encodeURIComponent(ingest.origin)}`;
+
+    const refused = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    await refused.page.goto(pageURL(stranger.origin));
+    await viewProbe(refused.page, 'gc_ms');
+    await pings(refused.page, 2);
+    await waitFor(() => ingest.forwarded.filter((r) => r.status).length === 2);
+    assert.deepEqual(ingest.forwarded.map((r) => `${r.method} ${r.status} ${r.origin}`), [
+      `POST 403 ${stranger.origin}`, `POST 403 ${stranger.origin}`,
+    ]);
+    await refused.context.close();
+
+    // The barrier: once the allowed page's two events are in, the
+    // stranger's would be too.
+    const allowed = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    await allowed.page.goto(pageURL(app.origin));
+    await viewProbe(allowed.page, 'cycle_collector');
+    const sent = await pings(allowed.page, 2);
+    const out = await settle(collector, 2);
+    assert.deepEqual(tally(out), {
+      events: 2,
+      byName: { 'glean.page_load': 1, 'probe.view': 1 },
+      byProbe: { cycle_collector: 1 },
+      bySession: { [sent[0].client_info.session_id]: 2 },
+      bySource: { glean: 2 },
+      measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
+    });
+  });
+});

@@ -1,0 +1,154 @@
+// The OpenTelemetry JS web SDK (sdk-trace-web with the OTLP/HTTP trace
+// exporter, sdk-logs with the OTLP/HTTP log exporter) in headless Chromium
+// against a running otelcol-glam.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { browserSuite } from './lib/browser.mjs';
+import { startCollector, ingestPrefix } from './lib/collector.mjs';
+import { countBy } from './lib/otlp.mjs';
+import { startSite } from './lib/site.mjs';
+import { newPage, useBrowser, viewProbe, search, hideByLeaving, hideByClosing, posts } from './lib/suite.mjs';
+import { settle, tally, assertEventContract, assertMeasurementContract, assertNothingIdentifying } from './lib/usage.mjs';
+
+async function setUp(t, collectorOptions) {
+  const collector = await startCollector(collectorOptions);
+  t.after(() => collector.cleanup());
+  return collector;
+}
+
+async function site(t, options) {
+  const s = await startSite(options);
+  t.after(() => s.close());
+  return s;
+}
+
+describe('OpenTelemetry JS web SDK', browserSuite(), () => {
+  const browser = useBrowser();
+
+  it('same origin through GLAM\'s proxy: a session\'s events arrive, exactly, when the page is hidden', async (t) => {
+    const collector = await setUp(t);
+    // GLAM's own domain forwards the ingest paths to the collector: the page
+    // posts to its own origin, so no CORS is involved.
+    const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]] } });
+    const { page } = await newPage(t, browser());
+    await page.goto(`${glam.origin}/otel.html`);
+    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    const userAgent = await page.evaluate(() => navigator.userAgent);
+
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'cycle_collector');
+    await search(page, 'gc');
+    assert.deepEqual(glam.forwarded, [], 'nothing is sent while the page is visible (the batch delay is long)');
+
+    await hideByLeaving(page);
+    const out = await settle(collector, 5);
+
+    assert.deepEqual(tally(out), {
+      events: 5,
+      byName: { 'page.view': 1, 'probe.view': 3, 'probe.search': 1 },
+      byProbe: { gc_ms: 2, cycle_collector: 1 },
+      bySession: { [sessionId]: 5 },
+      bySource: { otlp_traces: 4, otlp_logs: 1 },
+      measurements: { 'glam.events': 5, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1 },
+    });
+    assertEventContract(out.events);
+    assertMeasurementContract(out.measurements);
+    assertNothingIdentifying(out, { userAgent });
+
+    // The pagehide flush sent one request per signal, and both were accepted.
+    assert.deepEqual(countBy(glam.forwarded, (r) => `${r.method} ${r.targetPath} ${r.status} ${r.contentType}`), {
+      [`POST ${ingestPrefix}/v1/traces 200 application/json`]: 1,
+      [`POST ${ingestPrefix}/v1/logs 200 application/json`]: 1,
+    });
+
+    // Measurements carry the event's attributes as tags: a probe view can
+    // be counted per probe and per session downstream.
+    const views = out.measurements.filter((m) => m.metric === 'glam.probe_views');
+    assert.deepEqual(countBy(views, (m) => m.attrs['glam.probe.name']), { gc_ms: 2, cycle_collector: 1 });
+    assert.deepEqual(countBy(out.measurements, (m) => m.attrs['session.id']), { [sessionId]: 10 });
+    const gcView = out.events.find((e) => e.attrs['glam.probe.name'] === 'gc_ms');
+    assert.equal(gcView.attrs['glam.probe.process'], 'parent');
+    assert.equal(gcView.attrs['glam.product'], 'firefox');
+    assert.equal(gcView.attrs['glam.channel'], 'nightly');
+    const searchEvent = out.events.find((e) => e.name === 'probe.search');
+    assert.equal(searchEvent.attrs['glam.search.query'], 'gc', 'attributes outside GLAM\'s own are kept');
+  });
+
+  it('cross origin with CORS: a session spanning a reload arrives, exactly, when the tab is closed', async (t) => {
+    const app = await site(t);
+    const collector = await setUp(t, { allowedOrigins: [app.origin] });
+    const { page, network } = await newPage(t, browser());
+    await page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
+    const sessionId = await page.evaluate(() => window.glam.sessionId);
+
+    await viewProbe(page, 'checkerboard_severity');
+    await search(page, 'checkerboard');
+    // A reload hides the page (flush) and starts it again in the same session.
+    await page.reload();
+    assert.equal(await page.evaluate(() => window.glam.sessionId), sessionId, 'a reload keeps the session');
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'checkerboard_severity');
+    // The pages's first flush, on reload, was a cross-origin fetch the
+    // browser let through: the collector answered the preflight.
+    assert.deepEqual(posts(network, collector.ingest).sort(), [
+      `200 ${ingestPrefix}/v1/logs`,
+      `200 ${ingestPrefix}/v1/traces`,
+    ]);
+
+    await hideByClosing(page);
+    const out = await settle(collector, 6);
+
+    assert.deepEqual(tally(out), {
+      events: 6,
+      byName: { 'page.view': 2, 'probe.view': 3, 'probe.search': 1 },
+      byProbe: { checkerboard_severity: 2, gc_ms: 1 },
+      bySession: { [sessionId]: 6 },
+      bySource: { otlp_traces: 5, otlp_logs: 1 },
+      measurements: { 'glam.events': 6, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 2 },
+    });
+    assertEventContract(out.events);
+    assertMeasurementContract(out.measurements);
+  });
+
+  it('cross origin from an origin not allowed: the browser refuses, the collector gets nothing', async (t) => {
+    const app = await site(t);
+    const stranger = await site(t);
+    const collector = await setUp(t, { allowedOrigins: [app.origin] });
+
+    // timeout bounds the SDK's retries of the refused export.
+    const refused = await newPage(t, browser());
+    await refused.page.goto(`${stranger.origin}/otel.html?timeout=2000&ingest=${encodeURIComponent(collector.ingest)}`);
+    const strangerSession = await refused.page.evaluate(() => window.glam.sessionId);
+    await viewProbe(refused.page, 'gc_ms');
+    await viewProbe(refused.page, 'cycle_collector');
+    await refused.page.evaluate(() => window.glam.flush());
+    const exports = await refused.page.evaluate(() => window.glam.exports);
+    assert.deepEqual(exports.map(({ signal, items, code }) => ({ signal, items, code })), [
+      { signal: 'traces', items: 3, code: 1 },
+    ], 'the SDK reports the export failed');
+    const failed = posts(refused.network, collector.ingest);
+    assert.ok(failed.length >= 1 && failed.every((r) => r === `net::ERR_FAILED ${ingestPrefix}/v1/traces`),
+      `every POST failed in the browser (CORS): ${failed}`);
+    await refused.context.close();
+
+    // The allowed origin's events are the barrier: once they are in, any
+    // event of the stranger's session would be too.
+    const allowed = await newPage(t, browser());
+    await allowed.page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
+    const sessionId = await allowed.page.evaluate(() => window.glam.sessionId);
+    await viewProbe(allowed.page, 'gc_ms');
+    await allowed.page.evaluate(() => window.glam.flush());
+    const out = await settle(collector, 2);
+
+    assert.notEqual(sessionId, strangerSession);
+    assert.deepEqual(tally(out), {
+      events: 2,
+      byName: { 'page.view': 1, 'probe.view': 1 },
+      byProbe: { gc_ms: 1 },
+      bySession: { [sessionId]: 2 },
+      bySource: { otlp_traces: 2 },
+      measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
+    });
+  });
+});
