@@ -1,0 +1,375 @@
+package glamviewsprocessor // import "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/processor/glamviewsprocessor/internal/metadata"
+)
+
+// errShutDown refuses measurements that arrive after the final flush, so
+// that the sender knows they were not counted.
+var errShutDown = errors.New("glam_views processor is shut down; measurements refused")
+
+// clock is the processor's view of time, replaced in tests so that they
+// neither sleep nor depend on when they run.
+type clock interface {
+	Now() time.Time
+	// NewTicker returns a channel ticking every d, and its stop function.
+	NewTicker(d time.Duration) (<-chan time.Time, func())
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// viewsProcessor aggregates measurements into views and flushes them.
+type viewsProcessor struct {
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	next      consumer.Metrics
+	clock     clock
+	version   string
+
+	// mu guards the views' state, keyBuf and closed.
+	mu        sync.Mutex
+	views     []*view
+	byMeasure map[string][]*view
+	keyBuf    []byte
+	closed    bool
+
+	// flushMu makes flushes one at a time, in order.
+	flushMu sync.Mutex
+	// instance and seq make batch ids: unique per flush, and never reused
+	// by another processor instance or a restart.
+	instance string
+	seq      uint64
+	// pending is the batch the next consumer refused, sent again before
+	// anything newer.
+	pending *batch
+
+	stop    chan struct{}
+	stopped sync.WaitGroup
+	started bool
+}
+
+func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, clk clock) (*viewsProcessor, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	p := &viewsProcessor{
+		cfg:       cfg,
+		logger:    set.Logger,
+		telemetry: tb,
+		next:      next,
+		clock:     clk,
+		version:   set.BuildInfo.Version,
+		byMeasure: map[string][]*view{},
+		instance:  hex.EncodeToString(id[:]),
+		stop:      make(chan struct{}),
+	}
+	for _, vc := range cfg.Views {
+		v := newView(vc, int64(cfg.AllowedLateness))
+		p.views = append(p.views, v)
+		p.byMeasure[vc.Measure] = append(p.byMeasure[vc.Measure], v)
+	}
+	err = tb.RegisterProcessorGlamViewsSeriesCallback(func(_ context.Context, o metric.Int64Observer) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, v := range p.views {
+			o.Observe(int64(v.seriesCount()), v.attrs)
+		}
+		return nil
+	})
+	return p, err
+}
+
+func (p *viewsProcessor) start(context.Context, component.Host) error {
+	tick, stopTicker := p.clock.NewTicker(p.cfg.FlushInterval)
+	p.started = true
+	p.stopped.Add(1)
+	go func() {
+		defer p.stopped.Done()
+		defer stopTicker()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick:
+				if err := p.flush(context.Background()); err != nil {
+					p.logger.Warn("Next consumer refused a views batch; it is kept and sent again at the next flush",
+						zap.Error(err))
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// shutdown stops the flush loop and flushes everything held, open windows
+// included: downstream rows merge additively, so a clean stop loses nothing.
+func (p *viewsProcessor) shutdown(ctx context.Context) error {
+	if p.started {
+		close(p.stop)
+		p.stopped.Wait()
+		p.started = false
+	}
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	err := p.finalFlush(ctx)
+	p.telemetry.Shutdown()
+	return err
+}
+
+// processMetrics takes the measurement scopes out of md into the views and
+// passes the rest on.
+func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	now := p.clock.Now().UnixNano()
+	var unused, invalid int64
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return md, errShutDown
+	}
+	md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
+		removed := false
+		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
+			if !usage.IsMeasurementScope(sm.Scope()) {
+				return false
+			}
+			u, inv := p.recordMetrics(sm.Metrics(), now)
+			unused, invalid, removed = unused+u, invalid+inv, true
+			return true
+		})
+		return removed && rm.ScopeMetrics().Len() == 0
+	})
+	reports := p.takeTallies()
+	p.mu.Unlock()
+
+	p.report(ctx, unused, invalid, reports)
+	if md.ResourceMetrics().Len() == 0 {
+		return md, processorhelper.ErrSkipProcessingData
+	}
+	return md, nil
+}
+
+// recordMetrics folds one scope's measurements into the views and returns
+// how many no view used and how many were invalid.
+func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64) (unused, invalid int64) {
+	for i := 0; i < metrics.Len(); i++ {
+		m := metrics.At(i)
+		views := p.byMeasure[m.Name()]
+		if len(views) == 0 || m.Type() != pmetric.MetricTypeGauge {
+			unused += int64(dataPointCount(m))
+			continue
+		}
+		for _, v := range views {
+			if v.unit == "" {
+				v.unit = viewUnit(v.agg.kind, m.Unit())
+			}
+		}
+		dps := m.Gauge().DataPoints()
+		for j := 0; j < dps.Len(); j++ {
+			u, inv := p.recordPoint(views, dps.At(j), now)
+			unused, invalid = unused+u, invalid+inv
+		}
+	}
+	return unused, invalid
+}
+
+func (p *viewsProcessor) recordPoint(views []*view, dp pmetric.NumberDataPoint, now int64) (unused, invalid int64) {
+	var value float64
+	switch dp.ValueType() {
+	case pmetric.NumberDataPointValueTypeDouble:
+		value = dp.DoubleValue()
+	case pmetric.NumberDataPointValueTypeInt:
+		value = float64(dp.IntValue())
+	default:
+		return 0, 1
+	}
+	if math.IsNaN(value) || math.IsInf(value, 0) {
+		return 0, 1
+	}
+	t := int64(dp.Timestamp())
+	if t == 0 {
+		// Without an event time the arrival time is the best there is.
+		t = now
+	}
+	used := false
+	for _, v := range views {
+		var out outcome
+		out, p.keyBuf = v.record(t, now, value, dp.Attributes(), p.keyBuf)
+		used = used || out != notApplicable
+	}
+	if !used {
+		return 1, 0
+	}
+	return 0, 0
+}
+
+func dataPointCount(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}
+
+// viewUnit is the unit of a view's values: measurements for count, the
+// measure's own unit otherwise.
+func viewUnit(kind Aggregation, measureUnit string) string {
+	if kind == AggregationCount {
+		return "{measurement}"
+	}
+	return measureUnit
+}
+
+// tally is one view's counts to report.
+type tally struct {
+	attrs                metric.MeasurementOption
+	late, early, overflw int64
+}
+
+// takeTallies collects and resets the views' counts; the caller holds mu.
+func (p *viewsProcessor) takeTallies() []tally {
+	var out []tally
+	for _, v := range p.views {
+		if v.nLate|v.nEarly|v.nOverflowed != 0 {
+			out = append(out, tally{attrs: v.attrs, late: v.nLate, early: v.nEarly, overflw: v.nOverflowed})
+			v.nLate, v.nEarly, v.nOverflowed = 0, 0, 0
+		}
+	}
+	return out
+}
+
+func (p *viewsProcessor) report(ctx context.Context, unused, invalid int64, tallies []tally) {
+	tb := p.telemetry
+	addIf(ctx, tb.ProcessorGlamViewsMeasurementsUnused, unused)
+	addIf(ctx, tb.ProcessorGlamViewsMeasurementsInvalid, invalid)
+	for _, t := range tallies {
+		addIf(ctx, tb.ProcessorGlamViewsMeasurementsLate, t.late, t.attrs)
+		addIf(ctx, tb.ProcessorGlamViewsMeasurementsFuture, t.early, t.attrs)
+		addIf(ctx, tb.ProcessorGlamViewsMeasurementsOverflowed, t.overflw, t.attrs)
+	}
+}
+
+func addIf(ctx context.Context, c metric.Int64Counter, n int64, opts ...metric.AddOption) {
+	if n != 0 {
+		c.Add(ctx, n, opts...)
+	}
+}
+
+// take moves every view's gain since the last flush into a new batch, or
+// returns nil when there is none.
+func (p *viewsProcessor) take() *batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now().UnixNano()
+	b := &batch{scopeVersion: p.version}
+	for _, v := range p.views {
+		if points := v.take(now); len(points) > 0 {
+			b.views = append(b.views, v)
+			b.points = append(b.points, points)
+		}
+	}
+	if len(b.views) == 0 {
+		return nil
+	}
+	p.seq++
+	b.id = p.instance + "-" + strconv.FormatUint(p.seq, 10)
+	return b
+}
+
+// flush sends the refused batch, if any, then everything gained since the
+// last flush. While the next consumer refuses, new gains wait in the views
+// (bounded by max_series) rather than piling up as batches.
+func (p *viewsProcessor) flush(ctx context.Context) error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	if p.pending != nil {
+		if err := p.send(ctx, p.pending); err != nil {
+			return err
+		}
+		p.pending = nil
+	}
+	b := p.take()
+	if b == nil {
+		return nil
+	}
+	if err := p.send(ctx, b); err != nil {
+		p.pending = b
+		return err
+	}
+	return nil
+}
+
+// finalFlush sends everything, giving up on what is refused: nothing comes
+// after it to send it again.
+func (p *viewsProcessor) finalFlush(ctx context.Context) error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	var errs []error
+	for _, b := range []*batch{p.pending, p.take()} {
+		if b == nil {
+			continue
+		}
+		if err := p.send(ctx, b); err != nil {
+			p.lose(ctx, b, err)
+			errs = append(errs, err)
+		}
+	}
+	p.pending = nil
+	return errors.Join(errs...)
+}
+
+// send hands a batch to the next consumer. A permanent refusal is final:
+// the batch is logged, counted and dropped so it cannot block the views.
+func (p *viewsProcessor) send(ctx context.Context, b *batch) error {
+	err := p.next.ConsumeMetrics(ctx, b.metrics())
+	if err != nil && consumererror.IsPermanent(err) {
+		p.lose(ctx, b, err)
+		return nil
+	}
+	return err
+}
+
+func (p *viewsProcessor) lose(ctx context.Context, b *batch, err error) {
+	n := b.pointCount()
+	p.logger.Error("Views batch lost: the next consumer refused it",
+		zap.String("batch_id", b.id), zap.Int("data_points", n), zap.Error(err))
+	p.telemetry.ProcessorGlamViewsPointsLost.Add(ctx, int64(n))
+}

@@ -1,0 +1,85 @@
+package glamviewsprocessor // import "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
+
+import "sort"
+
+// delta is what one series gained since it was last flushed.
+type delta struct {
+	// count is the number of measurements folded in; 0 means nothing to
+	// flush.
+	count int64
+	sum   float64
+	min   float64
+	max   float64
+	// buckets holds distribution bucket counts, len(bounds)+1 of them.
+	buckets []uint64
+	// last is the last_value, from the measurement with the latest event
+	// time (lastTime).
+	last     float64
+	lastTime int64
+}
+
+// series is one tag set in one window.
+type series struct {
+	delta
+	// key is the encoded tag set (see tags.go).
+	key string
+	// sentTime is the event time of the last value a last_value series
+	// flushed: an older value arriving later must not overwrite it
+	// downstream, so it is ignored.
+	sentTime int64
+	sent     bool
+	// overflow marks the series that takes a window's measurements beyond
+	// max_series.
+	overflow bool
+}
+
+// aggregator folds measurements into a series the way a view says.
+type aggregator struct {
+	kind   Aggregation
+	bounds []float64
+}
+
+// add folds one measurement in and reports whether the series went from
+// nothing to flush to something to flush.
+func (a *aggregator) add(s *series, value float64, t int64) (becameDirty bool) {
+	becameDirty = s.count == 0
+	switch a.kind {
+	case AggregationSum:
+		s.sum += value
+	case AggregationDistribution:
+		if s.count == 0 || value < s.min {
+			s.min = value
+		}
+		if s.count == 0 || value > s.max {
+			s.max = value
+		}
+		s.sum += value
+		if s.buckets == nil {
+			s.buckets = make([]uint64, len(a.bounds)+1)
+		}
+		// Bucket i holds (bounds[i-1], bounds[i]], as OTLP explicit
+		// bucket histograms define it.
+		s.buckets[sort.SearchFloat64s(a.bounds, value)]++
+	case AggregationLastValue:
+		if s.sent && t < s.sentTime {
+			return false
+		}
+		if s.count > 0 && t < s.lastTime {
+			return false
+		}
+		s.last, s.lastTime = value, t
+	}
+	s.count++
+	return becameDirty
+}
+
+// take moves the series' delta out, leaving the series with nothing to
+// flush.
+func (s *series) take() delta {
+	d := s.delta
+	if s.count > 0 {
+		s.sentTime, s.sent = d.lastTime, true
+	}
+	s.delta = delta{}
+	return d
+}
