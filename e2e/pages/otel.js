@@ -61,8 +61,10 @@ class BeaconLogExporter {
 // arrive after hiding the page has seen the SDK's flush on hide deliver them.
 const batching = { scheduledDelayMillis: 600000, maxQueueSize: 2048, maxExportBatchSize: 512 };
 
+// user_agent.original is what browser resource detectors add; the receiver
+// must drop it (it keeps a coarse browser family at most).
 const tracerProvider = new WebTracerProvider({
-  resource: resourceFromAttributes({ 'service.name': 'glam', 'session.id': sessionId }),
+  resource: resourceFromAttributes({ 'service.name': 'glam', 'session.id': sessionId, 'user_agent.original': navigator.userAgent }),
   spanProcessors: [new BatchSpanProcessor(witnessed('traces', new OTLPTraceExporter({ url: `${ingest}/v1/traces`, timeoutMillis })), batching)],
 });
 const tracer = tracerProvider.getTracer('glam-app');
@@ -105,8 +107,9 @@ window.glam = {
   sessionId,
   exports,
   transport,
-  // An event sent as a log record instead of a span, as a page using only
-  // the logs SDK would.
+  // An event as a span or as a log record, for pages (and the benchmark)
+  // that record events without a click.
+  event,
   logEvent,
   flush: () => Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]),
 };
