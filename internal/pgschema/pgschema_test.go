@@ -229,4 +229,7 @@ func TestAddBucketCounts(t *testing.T) {
 	assert.Equal(t, []int64{11, 2, 8}, got)
 	require.NoError(t, pool.QueryRow(ctx, "SELECT glam_add_bucket_counts('{}', '{}')").Scan(&got))
 	assert.Equal(t, []int64{}, got)
+	var null []int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT glam_add_bucket_counts(NULL, NULL)").Scan(&null))
+	assert.Nil(t, null)
 }

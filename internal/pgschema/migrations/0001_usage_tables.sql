@@ -58,9 +58,10 @@ CREATE TABLE glam_usage_applied_batches (
 );
 CREATE INDEX glam_usage_applied_batches_applied_at_idx ON glam_usage_applied_batches (applied_at);
 
--- Element-wise sum of two bucket-count arrays of the same length.
+-- Element-wise sum of two bucket-count arrays of the same length; NULL (the
+-- rows of other metric types) when either is.
 CREATE FUNCTION glam_add_bucket_counts(a bigint[], b bigint[]) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(x + y ORDER BY i), '{}')
     FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
 $$;

@@ -1,0 +1,95 @@
+package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+)
+
+// Config is the glam_postgres exporter's configuration.
+type Config struct {
+	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
+	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	BackOffConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+
+	// DSN is the PostgreSQL connection string, as a URL or keyword/value
+	// pairs. Write it as ${env:VAR} to keep the password out of the file.
+	DSN configopaque.String `mapstructure:"dsn"`
+
+	PoolConfig `mapstructure:",squash"`
+
+	// CreateSchema applies the embedded migrations at start.
+	CreateSchema bool `mapstructure:"create_schema"`
+
+	RawEvents RawEventsConfig `mapstructure:"raw_events"`
+	ViewRows  ViewRowsConfig  `mapstructure:"view_rows"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// PoolConfig sizes the connection pool that the exporter's logs and metrics
+// pipelines share.
+type PoolConfig struct {
+	MaxConns        int32         `mapstructure:"max_conns"`
+	MinConns        int32         `mapstructure:"min_conns"`
+	MaxConnLifetime time.Duration `mapstructure:"max_conn_lifetime"`
+	MaxConnIdleTime time.Duration `mapstructure:"max_conn_idle_time"`
+}
+
+// RawEventsConfig governs the raw event table's daily partitions.
+type RawEventsConfig struct {
+	// Retention is how long events are kept, counted in whole days: the
+	// partitions of days entirely older than it are dropped. 0 keeps
+	// events forever.
+	Retention time.Duration `mapstructure:"retention"`
+	// PartitionsAhead is how many days after today have a partition
+	// created in advance; events up to that day are accepted.
+	PartitionsAhead int `mapstructure:"partitions_ahead"`
+}
+
+// ViewRowsConfig governs the view rows' deduplication records.
+type ViewRowsConfig struct {
+	// BatchRetention is how long the record of a merged flush is kept. A
+	// batch replayed later than that (from a persistent queue restored
+	// after a longer outage) would be merged again.
+	BatchRetention time.Duration `mapstructure:"batch_retention"`
+}
+
+const day = 24 * time.Hour
+
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.DSN == "" {
+		errs = append(errs, errors.New("dsn must be set"))
+	} else if _, err := pgxpool.ParseConfig(string(cfg.DSN)); err != nil {
+		// pgx redacts the password in its parse errors.
+		errs = append(errs, fmt.Errorf("dsn: %w", err))
+	}
+	if cfg.MaxConns < 1 {
+		errs = append(errs, fmt.Errorf("max_conns must be at least 1, got %d", cfg.MaxConns))
+	}
+	if cfg.MinConns < 0 || cfg.MinConns > cfg.MaxConns {
+		errs = append(errs, fmt.Errorf("min_conns must be between 0 and max_conns (%d), got %d", cfg.MaxConns, cfg.MinConns))
+	}
+	if cfg.MaxConnLifetime < 0 || cfg.MaxConnIdleTime < 0 {
+		errs = append(errs, errors.New("max_conn_lifetime and max_conn_idle_time must not be negative"))
+	}
+	if r := cfg.RawEvents.Retention; r != 0 && (r < day || r%day != 0) {
+		errs = append(errs, fmt.Errorf("raw_events.retention must be 0 (keep forever) or a whole number of days (a multiple of 24h), got %s", r))
+	}
+	if a := cfg.RawEvents.PartitionsAhead; a < 0 || a > 366 {
+		errs = append(errs, fmt.Errorf("raw_events.partitions_ahead must be between 0 and 366, got %d", a))
+	}
+	if cfg.ViewRows.BatchRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("view_rows.batch_retention must be at least 1h, got %s", cfg.ViewRows.BatchRetention))
+	}
+	return errors.Join(errs...)
+}

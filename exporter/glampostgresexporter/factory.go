@@ -1,0 +1,73 @@
+package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
+)
+
+// NewFactory creates the glam_postgres exporter factory.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		exporter.WithLogs(createLogs, metadata.LogsStability),
+		exporter.WithMetrics(createMetrics, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
+		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		BackOffConfig: configretry.NewDefaultBackOffConfig(),
+		PoolConfig: PoolConfig{
+			MaxConns:        10,
+			MaxConnLifetime: time.Hour,
+			MaxConnIdleTime: 30 * time.Minute,
+		},
+		CreateSchema: true,
+		RawEvents: RawEventsConfig{
+			Retention:       90 * day,
+			PartitionsAhead: 3,
+		},
+		ViewRows: ViewRowsConfig{
+			BatchRetention: 7 * day,
+		},
+	}
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	c := cfg.(*Config)
+	s, err := stores.acquire(set, c)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewLogs(ctx, set, cfg, s.pushLogs, helperOptions(c, s)...)
+}
+
+func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+	c := cfg.(*Config)
+	s, err := stores.acquire(set, c)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewMetrics(ctx, set, cfg, s.pushMetrics, helperOptions(c, s)...)
+}
+
+func helperOptions(cfg *Config, s *storeRef) []exporterhelper.Option {
+	return []exporterhelper.Option{
+		exporterhelper.WithTimeout(cfg.TimeoutConfig),
+		exporterhelper.WithQueue(cfg.QueueConfig),
+		exporterhelper.WithRetry(cfg.BackOffConfig),
+		exporterhelper.WithStart(s.start),
+		exporterhelper.WithShutdown(s.shutdown),
+	}
+}

@@ -1,0 +1,201 @@
+package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
+)
+
+const (
+	stageViewRows       = "glam_stage_view_rows"
+	createStageViewRows = `CREATE TEMP TABLE IF NOT EXISTS ` + stageViewRows + ` (
+		view text, window_start timestamptz, tags_hash bytea, tags jsonb, window_end timestamptz,
+		metric_type text, count bigint, sum double precision, bucket_bounds double precision[],
+		bucket_counts bigint[], min double precision, max double precision,
+		last_value double precision, last_value_time timestamptz
+	) ON COMMIT DELETE ROWS`
+)
+
+// claimBatchRows records each (batch, row) of the batch as applied and
+// returns those not recorded before: only they are merged.
+const claimBatchRows = `INSERT INTO ` + pgschema.AppliedBatchesTable + ` (batch_id, view, window_start, tags_hash)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[]) AS u(b, v, w, t) ORDER BY v, w, t, b
+ON CONFLICT DO NOTHING
+RETURNING batch_id, view, window_start, tags_hash`
+
+// mergeViewRows adds the staged rows into the view rows. Rows are taken in
+// key order so that concurrent merges lock them in the same order. A row
+// whose type or bucket bounds differ from the stored one is left alone and
+// missing from RETURNING.
+var mergeViewRows = `INSERT INTO ` + pgschema.ViewRowsTable + ` AS t (` + strings.Join(pgschema.ViewRowColumns, ", ") + `)
+SELECT ` + strings.Join(pgschema.ViewRowColumns, ", ") + ` FROM ` + stageViewRows + ` ORDER BY view, window_start, tags_hash
+ON CONFLICT (view, window_start, tags_hash) DO UPDATE SET
+	window_end = greatest(t.window_end, excluded.window_end),
+	count = t.count + excluded.count,
+	sum = t.sum + excluded.sum,
+	bucket_counts = glam_add_bucket_counts(t.bucket_counts, excluded.bucket_counts),
+	min = least(t.min, excluded.min),
+	max = greatest(t.max, excluded.max),
+	last_value = CASE WHEN t.last_value_time IS NULL OR excluded.last_value_time >= t.last_value_time
+		THEN coalesce(excluded.last_value, t.last_value) ELSE t.last_value END,
+	last_value_time = greatest(t.last_value_time, excluded.last_value_time),
+	updated_at = now()
+WHERE t.metric_type = excluded.metric_type AND t.bucket_bounds IS NOT DISTINCT FROM excluded.bucket_bounds
+RETURNING view, window_start, tags_hash`
+
+func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	batch := newViewBatch(md)
+	if len(batch.points) > 0 {
+		replayed, conflicts, err := s.mergePoints(ctx, batch.points)
+		if err != nil {
+			return exportError("merge view rows", err)
+		}
+		batch.replayed += replayed
+		for _, k := range conflicts {
+			batch.rejected.add(fmt.Errorf("view %q window %s tags %s: %w", k.view, k.start.UTC().Format(time.RFC3339), k.tags, errIncompatible))
+		}
+	}
+	if batch.replayed > 0 {
+		s.telemetry.ExporterGlamPostgresReplayedDataPoints.Add(ctx, int64(batch.replayed))
+	}
+	if err := batch.rejected.err(); err != nil {
+		s.telemetry.ExporterGlamPostgresRejectedDataPoints.Add(ctx, int64(batch.rejected.count()))
+		s.logger.Warn("metric data points rejected", zap.Int("rejected", batch.rejected.count()), zap.Error(err))
+		return err
+	}
+	return nil
+}
+
+type conflict struct {
+	rowKey
+	tags string
+}
+
+// mergePoints merges points into the view rows in one transaction: the
+// claim of each batched point and the merge commit together, so a batch
+// that was merged is recognised however often it comes back. It returns how
+// many points were skipped as already merged and the rows whose stored type
+// or buckets did not match.
+func (s *store) mergePoints(ctx context.Context, points []viewPoint) (replayed int, conflicts []conflict, err error) {
+	pool, err := s.db()
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.ensureSchema(ctx); err != nil {
+		return 0, nil, err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		replayed, conflicts = 0, nil
+		fresh, n, err := claim(ctx, tx, points)
+		if err != nil {
+			return err
+		}
+		replayed = n
+		rows, cs := combine(fresh)
+		conflicts = cs
+		if len(rows) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, createStageViewRows); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stageViewRows}, pgschema.ViewRowColumns,
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(), nil })); err != nil {
+			return err
+		}
+		merged, err := tx.Query(ctx, mergeViewRows)
+		if err != nil {
+			return err
+		}
+		done := make(map[rowKey]bool, len(rows))
+		var k rowKey
+		var hash []byte
+		if _, err := pgx.ForEachRow(merged, []any{&k.view, &k.start, &hash}, func() error {
+			copy(k.tagsHash[:], hash)
+			done[rowKey{view: k.view, start: k.start.UTC(), tagsHash: k.tagsHash}] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := range rows {
+			if key := rows[i].key; !done[rowKey{view: key.view, start: key.start.UTC(), tagsHash: key.tagsHash}] {
+				conflicts = append(conflicts, conflict{rowKey: key, tags: string(rows[i].tags)})
+			}
+		}
+		return nil
+	})
+	return replayed, conflicts, err
+}
+
+// claim returns the points to merge: those without a batch id and those
+// whose (batch id, row) was not claimed before, with how many were.
+func claim(ctx context.Context, tx pgx.Tx, points []viewPoint) ([]viewPoint, int, error) {
+	var batches, views []string
+	var starts []time.Time
+	var hashes [][]byte
+	for i := range points {
+		if p := &points[i]; p.batchID != "" {
+			batches = append(batches, p.batchID)
+			views = append(views, p.key.view)
+			starts = append(starts, p.key.start)
+			hashes = append(hashes, p.key.tagsHash[:])
+		}
+	}
+	if len(batches) == 0 {
+		return points, 0, nil
+	}
+	rows, err := tx.Query(ctx, claimBatchRows, batches, views, starts, hashes)
+	if err != nil {
+		return nil, 0, err
+	}
+	type claimed struct {
+		batchID string
+		key     rowKey
+	}
+	got := make(map[claimed]bool, len(batches))
+	var c claimed
+	var hash []byte
+	if _, err := pgx.ForEachRow(rows, []any{&c.batchID, &c.key.view, &c.key.start, &hash}, func() error {
+		copy(c.key.tagsHash[:], hash)
+		got[claimed{c.batchID, rowKey{view: c.key.view, start: c.key.start.UTC(), tagsHash: c.key.tagsHash}}] = true
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	fresh := make([]viewPoint, 0, len(points))
+	for _, p := range points {
+		if p.batchID == "" || got[claimed{p.batchID, rowKey{view: p.key.view, start: p.key.start.UTC(), tagsHash: p.key.tagsHash}}] {
+			fresh = append(fresh, p)
+		}
+	}
+	return fresh, len(points) - len(fresh), nil
+}
+
+// combine merges the points of one row into one, since a single INSERT ...
+// ON CONFLICT cannot touch a row twice; points that cannot merge with the
+// first of their row are returned as conflicts.
+func combine(points []viewPoint) ([]viewPoint, []conflict) {
+	index := make(map[rowKey]int, len(points))
+	rows := make([]viewPoint, 0, len(points))
+	var conflicts []conflict
+	for _, p := range points {
+		i, ok := index[p.key]
+		if !ok {
+			index[p.key] = len(rows)
+			p.buckets = append([]int64(nil), p.buckets...)
+			rows = append(rows, p)
+			continue
+		}
+		if err := rows[i].merge(&p); err != nil {
+			conflicts = append(conflicts, conflict{rowKey: p.key, tags: string(p.tags)})
+		}
+	}
+	return rows, conflicts
+}

@@ -1,0 +1,327 @@
+package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
+)
+
+// maintenanceInterval is how often partitions are made ahead and expired
+// data removed. Days are the unit of both, so hourly is ample.
+const maintenanceInterval = time.Hour
+
+// startTimeout bounds the schema work at start; past it the exporter starts
+// anyway and retries on export.
+const startTimeout = 15 * time.Second
+
+var errNotStarted = errors.New("glam_postgres: exporter is not started")
+
+// db is the pool of a started store.
+func (s *store) db() (*pgxpool.Pool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pool == nil {
+		return nil, errNotStarted
+	}
+	return s.pool, nil
+}
+
+// store is the PostgreSQL side of one glam_postgres component: the pool and
+// the schema state its logs and metrics exporters share.
+type store struct {
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	now       func() time.Time
+
+	mu     sync.Mutex
+	starts int
+	pool   *pgxpool.Pool
+	stop   context.CancelFunc
+	done   chan struct{}
+
+	schemaMu    sync.Mutex
+	schemaReady bool
+
+	partMu     sync.Mutex
+	partitions map[time.Time]bool // days known to have a partition
+}
+
+func newStore(set exporter.Settings, cfg *Config) (*store, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &store{cfg: cfg, logger: set.Logger, telemetry: tb, now: time.Now}, nil
+}
+
+// open starts the store for its first user. PostgreSQL being unreachable is
+// no reason to fail: exports return retryable errors until it is back, and
+// the queue holds the data. A settled error (a refused password, a schema
+// newer than this collector) fails the start instead.
+func (s *store) open(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts++
+	if s.starts > 1 {
+		return nil
+	}
+	pcfg, err := pgxpool.ParseConfig(string(s.cfg.DSN))
+	if err != nil {
+		s.starts--
+		return fmt.Errorf("glam_postgres: dsn: %w", err)
+	}
+	pcfg.MaxConns = s.cfg.MaxConns
+	pcfg.MinConns = s.cfg.MinConns
+	pcfg.MaxConnLifetime = s.cfg.MaxConnLifetime
+	pcfg.MaxConnIdleTime = s.cfg.MaxConnIdleTime
+	pool, err := pgxpool.NewWithConfig(context.WithoutCancel(ctx), pcfg)
+	if err != nil {
+		s.starts--
+		return fmt.Errorf("glam_postgres: %w", err)
+	}
+	s.pool = pool
+	// Bounded, because a blackholed host would otherwise hold the
+	// collector's start for as long as TCP keeps trying.
+	pctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := s.prepare(pctx); err != nil {
+		if settled(err) || errors.Is(err, pgschema.ErrSchemaTooNew) {
+			pool.Close()
+			s.pool = nil
+			s.starts--
+			return fmt.Errorf("glam_postgres: %w", err)
+		}
+		s.logger.Warn("PostgreSQL is not reachable yet; exports will be retried until it is", zap.Error(err))
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go s.maintainEvery(loopCtx, maintenanceInterval)
+	return nil
+}
+
+// close stops the store when its last user stops.
+func (s *store) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.starts == 0 {
+		return
+	}
+	s.starts--
+	if s.starts > 0 {
+		return
+	}
+	s.stop()
+	<-s.done
+	s.pool.Close()
+	s.pool = nil
+	s.schemaMu.Lock()
+	s.schemaReady = false
+	s.schemaMu.Unlock()
+	s.resetPartitions()
+}
+
+// prepare readies the database: the schema, then the partitions ahead and
+// the retention. It runs at start and is retried until it succeeds.
+func (s *store) prepare(ctx context.Context) error {
+	if err := s.ensureSchema(ctx); err != nil {
+		return err
+	}
+	return s.maintain(ctx)
+}
+
+// ensureSchema applies the migrations once per start, when create_schema is
+// set; otherwise the schema is someone else's job.
+func (s *store) ensureSchema(ctx context.Context) error {
+	if !s.cfg.CreateSchema {
+		return nil
+	}
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	if s.schemaReady {
+		return nil
+	}
+	if err := pgschema.Migrate(ctx, s.pool); err != nil {
+		return err
+	}
+	s.schemaReady = true
+	return nil
+}
+
+func (s *store) maintainEvery(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.prepare(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("partition maintenance failed; will retry", zap.Error(err))
+			}
+		}
+	}
+}
+
+// maintain creates the partitions of today and the days ahead, drops the
+// event partitions past retention and deletes expired dedupe records.
+func (s *store) maintain(ctx context.Context) error {
+	days := s.acceptedDays()
+	today := pgschema.Day(s.now())
+	var ahead []time.Time
+	for d := today; !d.After(days.last); d = d.AddDate(0, 0, 1) {
+		ahead = append(ahead, d)
+	}
+	if err := s.ensurePartitions(ctx, ahead); err != nil {
+		return err
+	}
+	if !days.first.IsZero() {
+		dropped, err := pgschema.DropEventsBefore(ctx, s.pool, days.first)
+		s.forgetPartitionsBefore(days.first)
+		if err != nil {
+			return err
+		}
+		if len(dropped) > 0 {
+			s.logger.Info("dropped raw event partitions past retention", zap.Strings("partitions", dropped))
+		}
+	}
+	_, err := s.pool.Exec(ctx, "DELETE FROM "+pgschema.AppliedBatchesTable+" WHERE applied_at < $1",
+		s.now().Add(-s.cfg.ViewRows.BatchRetention))
+	if err != nil {
+		return fmt.Errorf("expire applied batches: %w", err)
+	}
+	return nil
+}
+
+func (s *store) acceptedDays() acceptedDays {
+	now := s.now()
+	a := acceptedDays{last: pgschema.Day(now).AddDate(0, 0, s.cfg.RawEvents.PartitionsAhead)}
+	if r := s.cfg.RawEvents.Retention; r > 0 {
+		a.first = pgschema.Day(now.Add(-r))
+	}
+	return a
+}
+
+// ensurePartitions creates the partitions of the given days that this
+// store has not seen yet.
+func (s *store) ensurePartitions(ctx context.Context, days []time.Time) error {
+	s.partMu.Lock()
+	defer s.partMu.Unlock()
+	var missing []time.Time
+	for _, d := range days {
+		if !s.partitions[pgschema.Day(d)] {
+			missing = append(missing, pgschema.Day(d))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := pgschema.EnsureEventPartitions(ctx, s.pool, missing); err != nil {
+		return err
+	}
+	if s.partitions == nil {
+		s.partitions = map[time.Time]bool{}
+	}
+	for _, d := range missing {
+		s.partitions[d] = true
+	}
+	return nil
+}
+
+func (s *store) forgetPartitionsBefore(first time.Time) {
+	s.partMu.Lock()
+	defer s.partMu.Unlock()
+	for d := range s.partitions {
+		if d.Before(first) {
+			delete(s.partitions, d)
+		}
+	}
+}
+
+func (s *store) resetPartitions() {
+	s.partMu.Lock()
+	defer s.partMu.Unlock()
+	s.partitions = nil
+}
+
+// shared keeps one store per component ID, so that a glam_postgres exporter
+// in a logs pipeline and in a metrics pipeline use one pool.
+type shared struct {
+	mu     sync.Mutex
+	stores map[component.ID]*sharedEntry
+}
+
+type sharedEntry struct {
+	store *store
+	refs  int
+}
+
+var stores = &shared{stores: map[component.ID]*sharedEntry{}}
+
+func (sh *shared) acquire(set exporter.Settings, cfg *Config) (*storeRef, error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.stores[set.ID]
+	if e == nil {
+		st, err := newStore(set, cfg)
+		if err != nil {
+			return nil, err
+		}
+		e = &sharedEntry{store: st}
+		sh.stores[set.ID] = e
+	}
+	e.refs++
+	return &storeRef{store: e.store, shared: sh, id: set.ID}, nil
+}
+
+func (sh *shared) release(id component.ID, st *store) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.stores[id]; e != nil && e.store == st {
+		e.refs--
+		if e.refs == 0 {
+			delete(sh.stores, id)
+			st.telemetry.Shutdown()
+		}
+	}
+}
+
+// storeRef is one exporter's hold on its shared store.
+type storeRef struct {
+	*store
+	shared   *shared
+	id       component.ID
+	started  bool
+	released bool
+}
+
+func (r *storeRef) start(ctx context.Context, _ component.Host) error {
+	if err := r.open(ctx); err != nil {
+		return err
+	}
+	r.started = true
+	return nil
+}
+
+func (r *storeRef) shutdown(context.Context) error {
+	if r.started {
+		r.close()
+		r.started = false
+	}
+	if !r.released {
+		r.shared.release(r.id, r.store)
+		r.released = true
+	}
+	return nil
+}
