@@ -1,0 +1,135 @@
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+)
+
+// Config is the configuration of the glam receiver.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint, TLS, CORS, auth,
+	// max_request_body_size, compression, timeouts.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+
+	// PathPrefix is where the receiver's endpoints live:
+	// {path_prefix}/v1/traces|logs|metrics and {path_prefix}/submit/...
+	PathPrefix string `mapstructure:"path_prefix"`
+
+	// Measures say which events record a measurement on which measure.
+	Measures []MeasureConfig `mapstructure:"measures"`
+
+	// RespectDoNotTrack drops (with a 200 answer) requests carrying
+	// `DNT: 1` or `Sec-GPC: 1`.
+	RespectDoNotTrack bool `mapstructure:"respect_do_not_track"`
+
+	// Dedupe bounds the memory of event ids already received.
+	Dedupe DedupeConfig `mapstructure:"dedupe"`
+
+	// ClockSkew says how client clocks are corrected.
+	ClockSkew ClockSkewConfig `mapstructure:"clock_skew"`
+
+	_ struct{}
+}
+
+// MeasureConfig records, for every event named Event (or every event when
+// Event is "*"), one measurement on the measure Name.
+type MeasureConfig struct {
+	Name        string `mapstructure:"name"`
+	Description string `mapstructure:"description"`
+	Unit        string `mapstructure:"unit"`
+	Event       string `mapstructure:"event"`
+	// Value names the event attribute holding the recorded value; empty
+	// records 1.
+	Value string `mapstructure:"value"`
+
+	_ struct{}
+}
+
+// DedupeConfig bounds the set of event ids already received. An id is
+// remembered for TTL or until MaxEntries newer ids push it out, whichever
+// comes first.
+type DedupeConfig struct {
+	// MaxEntries is how many ids are remembered; 0 turns deduplication off.
+	MaxEntries int `mapstructure:"max_entries"`
+	// TTL is how long an id is remembered.
+	TTL time.Duration `mapstructure:"ttl"`
+
+	_ struct{}
+}
+
+// ClockSkewConfig bounds how client event times are corrected.
+type ClockSkewConfig struct {
+	// Tolerance is the clock difference left uncorrected.
+	Tolerance time.Duration `mapstructure:"tolerance"`
+	// MaxCorrection is the largest clock difference corrected; events
+	// further in the future are rejected.
+	MaxCorrection time.Duration `mapstructure:"max_correction"`
+
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// adBlockWords are path fragments that EasyPrivacy-style lists match; a
+// prefix containing one would get the receiver blocked in many browsers.
+var adBlockWords = []string{"analytics", "telemetry", "track", "collect", "beacon"}
+
+// Validate checks the receiver configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.ServerConfig.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint must not be empty"))
+	}
+	if err := validatePathPrefix(cfg.PathPrefix); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := compileMeasures(cfg.Measures); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Dedupe.MaxEntries < 0 {
+		errs = append(errs, errors.New("dedupe::max_entries must not be negative"))
+	}
+	if cfg.Dedupe.MaxEntries > 0 && cfg.Dedupe.TTL <= 0 {
+		errs = append(errs, errors.New("dedupe::ttl must be positive when dedupe::max_entries is set"))
+	}
+	if cfg.ClockSkew.Tolerance < 0 {
+		errs = append(errs, errors.New("clock_skew::tolerance must not be negative"))
+	}
+	if cfg.ClockSkew.MaxCorrection < cfg.ClockSkew.Tolerance || cfg.ClockSkew.MaxCorrection <= 0 {
+		errs = append(errs, errors.New("clock_skew::max_correction must be positive and at least clock_skew::tolerance"))
+	}
+	if cors := cfg.ServerConfig.CORS.Get(); cors != nil {
+		for _, origin := range cors.AllowedOrigins {
+			if strings.Count(origin, "*") > 1 {
+				errs = append(errs, fmt.Errorf("cors::allowed_origins: %q has more than one wildcard", origin))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validatePathPrefix(prefix string) error {
+	switch {
+	case prefix == "" || prefix[0] != '/':
+		return fmt.Errorf("path_prefix %q must start with '/'", prefix)
+	case prefix == "/" || strings.HasSuffix(prefix, "/"):
+		return fmt.Errorf("path_prefix %q must not end with '/'", prefix)
+	case path.Clean(prefix) != prefix:
+		return fmt.Errorf("path_prefix %q must be a clean path (no '//', '.' or '..' segments)", prefix)
+	case strings.ContainsAny(prefix, "?#{}*% \t"):
+		return fmt.Errorf("path_prefix %q must not contain '?', '#', '{', '}', '*', '%%' or spaces", prefix)
+	}
+	lower := strings.ToLower(prefix)
+	for _, word := range adBlockWords {
+		if strings.Contains(lower, word) {
+			return fmt.Errorf("path_prefix %q contains %q, which ad-block lists match", prefix, word)
+		}
+	}
+	return nil
+}

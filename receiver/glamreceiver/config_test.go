@@ -1,0 +1,124 @@
+package glamreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg, confmap.Validate(cfg)
+}
+
+func TestLoadDefaultConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "")
+	require.NoError(t, err)
+	assert.Equal(t, "localhost:4380", cfg.ServerConfig.NetAddr.Endpoint)
+	assert.Equal(t, "/api/v1/ingest", cfg.PathPrefix)
+	assert.False(t, cfg.RespectDoNotTrack)
+	assert.Equal(t, DedupeConfig{MaxEntries: 100_000, TTL: 24 * time.Hour}, cfg.Dedupe)
+	assert.Equal(t, ClockSkewConfig{Tolerance: time.Minute, MaxCorrection: 24 * time.Hour}, cfg.ClockSkew)
+	assert.False(t, cfg.ServerConfig.CORS.HasValue(), "CORS stays off until configured")
+	events := map[string]string{}
+	for _, m := range cfg.Measures {
+		events[m.Event] = m.Name
+	}
+	assert.Equal(t, map[string]string{
+		usage.EventProbeView:     usage.MeasureProbeViews,
+		usage.EventProbeSearch:   usage.MeasureSearches,
+		usage.EventPageView:      usage.MeasurePageViews,
+		usage.EventGleanPageLoad: usage.MeasurePageViews,
+		usage.AnyEvent:           usage.MeasureEvents,
+	}, events)
+}
+
+func TestLoadCustomConfig(t *testing.T) {
+	cfg, err := loadConfig(t, "custom")
+	require.NoError(t, err)
+
+	want := createDefaultConfig().(*Config)
+	want.ServerConfig.NetAddr.Endpoint = "0.0.0.0:8443"
+	want.ServerConfig.MaxRequestBodySize = 1 << 20
+	want.ServerConfig.CORS = configoptional.Some(confighttp.CORSConfig{
+		AllowedOrigins: []string{"https://glam.telemetry.mozilla.org", "https://*.glam.example"},
+		AllowedHeaders: []string{"authorization"},
+		MaxAge:         defaultCORSMaxAge,
+	})
+	want.PathPrefix = "/glam/in"
+	want.RespectDoNotTrack = true
+	want.Measures = []MeasureConfig{
+		{Name: "glam.probe_views", Description: "Probes viewed", Unit: "{view}", Event: "probe.view"},
+		{Name: "glam.load_time", Description: "Page load time", Unit: "ms", Event: "page.view", Value: "load_ms"},
+	}
+	want.Dedupe = DedupeConfig{MaxEntries: 1000, TTL: time.Hour}
+	want.ClockSkew = ClockSkewConfig{Tolerance: 30 * time.Second, MaxCorrection: 48 * time.Hour}
+	assert.Equal(t, want, cfg)
+}
+
+func TestLoadConfigEdgeCases(t *testing.T) {
+	cfg, err := loadConfig(t, "no_measures")
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Measures, "an explicit empty list turns the default measures off")
+
+	cfg, err = loadConfig(t, "no_dedupe")
+	require.NoError(t, err)
+	assert.Equal(t, 0, cfg.Dedupe.MaxEntries)
+}
+
+func TestConfigValidationErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		want string
+	}{
+		{"ad_blocked_prefix", `path_prefix "/api/analytics" contains "analytics", which ad-block lists match`},
+		{"trailing_slash", `path_prefix "/api/v1/ingest/" must not end with '/'`},
+		{"relative_prefix", `path_prefix "api/v1/ingest" must start with '/'`},
+		{"unclean_prefix", `path_prefix "/api//ingest" must be a clean path`},
+		{"measure_without_event", "measures[0]: name and event must not be empty"},
+		{"measure_unit_conflict", `measures[1]: measure "glam.page_views" has unit "{load}" here and "{view}" in an earlier entry`},
+		{"measure_twice", `measures[1]: measure "glam.events" for event "*" is listed twice`},
+		{"negative_dedupe", "dedupe::max_entries must not be negative"},
+		{"dedupe_without_ttl", "dedupe::ttl must be positive"},
+		{"bad_skew", "clock_skew::max_correction must be positive and at least clock_skew::tolerance"},
+		{"no_endpoint", "endpoint must not be empty"},
+		{"double_wildcard_origin", `cors::allowed_origins: "https://*.*.example" has more than one wildcard`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(t, tt.name)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestPathPrefixRejectsEveryAdBlockWord(t *testing.T) {
+	for _, word := range []string{"analytics", "telemetry", "track", "collect", "beacon"} {
+		err := validatePathPrefix("/x/" + word + "er")
+		require.Error(t, err, word)
+		assert.Contains(t, err.Error(), word)
+	}
+	require.Error(t, validatePathPrefix("/Api/TELEMETRY"), "matching ignores case")
+	require.NoError(t, validatePathPrefix("/api/v1/ingest"))
+	require.NoError(t, validatePathPrefix("/u"))
+	require.Error(t, validatePathPrefix("/"))
+	require.Error(t, validatePathPrefix("/a?b"))
+}

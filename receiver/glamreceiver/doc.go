@@ -1,0 +1,9 @@
+//go:generate ../../.tools/mdatagen metadata.yaml
+
+// Package glamreceiver receives GLAM's usage telemetry from browsers: OTLP/HTTP
+// traces, logs and metrics from the OpenTelemetry JS web SDK, and Glean.js
+// pings. Spans, log records and Glean events become usage events (log
+// records, see internal/usage) and the configured measures turn those events
+// into measurements (metrics). The receiver is first-party: it is meant to be
+// served from GLAM's own origin under a path no ad-block list matches.
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"

@@ -1,0 +1,79 @@
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
+)
+
+// eventWriter writes accepted usage events as log records, one resource per
+// source resource (created only once it has an event), in the usage events
+// scope.
+type eventWriter struct {
+	logs     plog.Logs
+	resource pcommon.Resource
+	records  plog.LogRecordSlice
+	open     bool
+	family   string
+	scratch  pcommon.Map
+}
+
+func newEventWriter(userAgent string) *eventWriter {
+	return &eventWriter{logs: plog.NewLogs(), family: browserFamily(userAgent), scratch: pcommon.NewMap()}
+}
+
+// startResource makes the following events belong to res.
+func (w *eventWriter) startResource(res pcommon.Resource) {
+	w.resource = res
+	w.open = false
+}
+
+// write appends ev with the item's attributes attrs (minus the private
+// ones) and the browser family, and returns the record for the caller to
+// add what else its source carries.
+func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
+	if !w.open {
+		rl := w.logs.ResourceLogs().AppendEmpty()
+		w.resource.Attributes().CopyTo(rl.Resource().Attributes())
+		scrub(rl.Resource().Attributes())
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(usage.EventScope)
+		w.records = sl.LogRecords()
+		w.open = true
+	}
+	lr := ev.AppendTo(w.records)
+	mergeEventAttributes(lr.Attributes(), attrs, w.scratch)
+	setBrowserFamily(lr.Attributes(), w.family)
+	return lr
+}
+
+// stringAttr reads an attribute as a string ("" when absent).
+func stringAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// sessionOf is the session of an item: its own session.id attribute, else
+// its resource's.
+func sessionOf(attrs pcommon.Map, resourceSession string) string {
+	if s := stringAttr(attrs, usage.AttrSessionID); s != "" {
+		return s
+	}
+	return resourceSession
+}
+
+// clientTime is the first non-zero of the client's timestamps, or the
+// receive time when the client sent none.
+func clientTime(received time.Time, timestamps ...pcommon.Timestamp) time.Time {
+	for _, ts := range timestamps {
+		if ts != 0 {
+			return ts.AsTime()
+		}
+	}
+	return received
+}

@@ -1,0 +1,101 @@
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
+)
+
+// privateKeys are attributes that carry a client address or a full user
+// agent, under current and older semantic conventions and what browser
+// SDKs set. They are removed from events, resources and passed-through
+// telemetry alike: the receiver never stores them.
+var privateKeys = map[string]struct{}{
+	"user_agent.original":                 {},
+	"http.user_agent":                     {},
+	"browser.user_agent":                  {},
+	"user_agent":                          {},
+	"useragent":                           {},
+	"client.address":                      {},
+	"client.ip":                           {},
+	"client.socket.address":               {},
+	"http.client_ip":                      {},
+	"net.peer.ip":                         {},
+	"net.peer.name":                       {},
+	"net.sock.peer.addr":                  {},
+	"net.sock.peer.name":                  {},
+	"network.peer.address":                {},
+	"source.address":                      {},
+	"source.ip":                           {},
+	"http.request.header.x-forwarded-for": {},
+	"http.request.header.x-real-ip":       {},
+	"http.request.header.user-agent":      {},
+	"ip":                                  {},
+}
+
+func isPrivate(key string, _ pcommon.Value) bool {
+	_, ok := privateKeys[key]
+	return ok
+}
+
+// scrub removes the private attributes from m.
+func scrub(m pcommon.Map) {
+	m.RemoveIf(isPrivate)
+}
+
+// mergeEventAttributes adds an item's attributes to the record a usage
+// event was just written to, minus the private ones, without letting them
+// override the event's own fields (id, name, session, source). scratch is
+// reused across calls to avoid an allocation per event. It runs in time
+// linear in the number of attributes, even for hostile counts.
+func mergeEventAttributes(dst, src, scratch pcommon.Map) {
+	if src.Len() == 0 {
+		return
+	}
+	dst.CopyTo(scratch)
+	src.CopyTo(dst)
+	scrub(dst)
+	for k, v := range scratch.All() {
+		v.CopyTo(dst.PutEmpty(k))
+	}
+}
+
+// setBrowserFamily tags an event with the family of the browser that sent
+// it, overriding whatever the client claimed.
+func setBrowserFamily(attrs pcommon.Map, family string) {
+	if family != "" {
+		attrs.PutStr(usage.AttrBrowserFamily, family)
+	}
+}
+
+// browserFamily reduces a User-Agent header to a coarse family. The order
+// matters: Edge and Opera say "Chrome", Chrome says "Safari".
+func browserFamily(userAgent string) string {
+	if userAgent == "" {
+		return ""
+	}
+	ua := strings.ToLower(userAgent)
+	for _, f := range browserFamilies {
+		for _, token := range f.tokens {
+			if strings.Contains(ua, token) {
+				return f.family
+			}
+		}
+	}
+	return "Other"
+}
+
+var browserFamilies = []struct {
+	family string
+	tokens []string
+}{
+	{"Bot", []string{"bot", "crawler", "spider", "headlesschrome", "lighthouse"}},
+	{"Edge", []string{"edg/", "edga/", "edgios/", "edge/"}},
+	{"Opera", []string{"opr/", "opera"}},
+	{"Samsung Internet", []string{"samsungbrowser/"}},
+	{"Firefox", []string{"firefox/", "fxios/"}},
+	{"Chrome", []string{"chrome/", "crios/", "chromium/"}},
+	{"Safari", []string{"safari/"}},
+}

@@ -1,0 +1,167 @@
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
+)
+
+// glamReceiver serves every endpoint of one configured glam receiver and
+// feeds whichever of its traces, logs and metrics pipelines exist.
+type glamReceiver struct {
+	cfg       *Config
+	set       receiver.Settings
+	obs       *receiverhelper.ObsReport
+	telemetry *metadata.TelemetryBuilder
+	measures  *measureSet
+	seen      *seenSet
+	origins   originList
+
+	next struct {
+		traces  consumer.Traces
+		logs    consumer.Logs
+		metrics consumer.Metrics
+	}
+
+	startOnce    sync.Once
+	startErr     error
+	shutdownOnce sync.Once
+	shutdownErr  error
+	server       *http.Server
+	serveDone    chan struct{}
+	// addr is where the server listens once started (tests bind port 0).
+	addr net.Addr
+}
+
+func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) {
+	measures, err := compileMeasures(cfg.Measures)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              "http",
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	telemetry, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	r := &glamReceiver{
+		cfg:       cfg,
+		set:       set,
+		obs:       obs,
+		telemetry: telemetry,
+		measures:  measures,
+		seen:      newSeenSet(cfg.Dedupe.MaxEntries, cfg.Dedupe.TTL),
+	}
+	if cors := cfg.ServerConfig.CORS.Get(); cors != nil {
+		r.origins = newOriginList(cors.AllowedOrigins)
+	}
+	return r, nil
+}
+
+func (r *glamReceiver) start(ctx context.Context, host component.Host) error {
+	r.startOnce.Do(func() { r.startErr = r.serve(ctx, host) })
+	return r.startErr
+}
+
+func (r *glamReceiver) serve(ctx context.Context, host component.Host) error {
+	server := r.serverConfig()
+	ln, err := server.ToListener(ctx)
+	if err != nil {
+		return err
+	}
+	r.server, err = server.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, r.routes(),
+		confighttp.WithErrorHandler(writeServerError))
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	r.addr = ln.Addr()
+	r.set.Logger.Info("Starting glam receiver",
+		zap.String("endpoint", ln.Addr().String()), zap.String("path_prefix", r.cfg.PathPrefix))
+	r.serveDone = make(chan struct{})
+	go func() {
+		defer close(r.serveDone)
+		if err := r.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	return nil
+}
+
+// serverConfig is the configured server with the CORS headers browsers
+// really send always allowed: the OTel JS SDK's preflight asks for
+// content-type, and a body it compresses adds content-encoding. Listing
+// allowed_headers replaces rather than extends the defaults, so a config
+// that adds `authorization` would otherwise break every export.
+func (r *glamReceiver) serverConfig() confighttp.ServerConfig {
+	server := r.cfg.ServerConfig
+	if cors := server.CORS.Get(); cors != nil {
+		augmented := *cors
+		augmented.AllowedHeaders = slices.Clone(cors.AllowedHeaders)
+		for _, h := range requiredCORSHeaders() {
+			if !slices.ContainsFunc(augmented.AllowedHeaders, func(s string) bool { return strings.EqualFold(s, h) }) {
+				augmented.AllowedHeaders = append(augmented.AllowedHeaders, h)
+			}
+		}
+		*server.CORS.Get() = augmented
+	}
+	return server
+}
+
+// requiredCORSHeaders are the request headers a preflight may ask for.
+func requiredCORSHeaders() []string {
+	return []string{"accept", "content-type", "content-encoding", "x-requested-with"}
+}
+
+func (r *glamReceiver) shutdown(ctx context.Context) error {
+	r.shutdownOnce.Do(func() {
+		if r.server != nil {
+			r.shutdownErr = r.server.Shutdown(ctx)
+			<-r.serveDone
+		}
+		r.telemetry.Shutdown()
+	})
+	return r.shutdownErr
+}
+
+// routes maps the endpoints under path_prefix. Paths are matched without a
+// method so that a wrong method gets a 405 in the OTLP error format rather
+// than the mux's plain-text one.
+func (r *glamReceiver) routes() http.Handler {
+	prefix := r.cfg.PathPrefix
+	mux := http.NewServeMux()
+	mux.HandleFunc(prefix+"/v1/traces", r.handleTraces)
+	mux.HandleFunc(prefix+"/v1/logs", r.handleLogs)
+	mux.HandleFunc(prefix+"/v1/metrics", r.handleMetrics)
+	mux.HandleFunc(prefix+"/submit/", r.handleGlean)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeStatus(w, responseEncoding(req), http.StatusNotFound, "no glam receiver endpoint at "+req.URL.Path)
+	})
+	return mux
+}
+
+// emitsEvents reports whether some pipeline takes usage events, directly as
+// logs or as the measurements derived from them.
+func (r *glamReceiver) emitsEvents() bool {
+	return r.next.logs != nil || (r.next.metrics != nil && !r.measures.empty())
+}

@@ -1,0 +1,267 @@
+package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// maxAttributes bounds the attributes of one resource, scope, span, span
+// event, link, log record, data point or Glean event, and the entries of
+// one map value. Usage events become measurement tags and table rows;
+// hundreds of attributes on one is an attack or a bug, not usage.
+const maxAttributes = 128
+
+// A request that breaks these rules is refused whole (400), not trimmed:
+// protobuf strings are not checked for UTF-8 by the decoder, and downstream
+// stores (Postgres text) would refuse them later, where the client can no
+// longer be told.
+
+// place names an item of a request in error messages; it is formatted only
+// when there is an error.
+type place struct {
+	kind  string
+	index int
+}
+
+func (p place) String() string { return fmt.Sprintf("%s %d", p.kind, p.index) }
+
+func checkString(s string, field string, at place) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s: %s is not valid UTF-8", at, field)
+	}
+	return nil
+}
+
+// checkStrings checks field/value pairs.
+func checkStrings(at place, fieldValues ...string) error {
+	for i := 0; i+1 < len(fieldValues); i += 2 {
+		if err := checkString(fieldValues[i+1], fieldValues[i], at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkAttributes(m pcommon.Map, at place) error {
+	if m.Len() > maxAttributes {
+		return fmt.Errorf("%s has %d attributes; at most %d are accepted", at, m.Len(), maxAttributes)
+	}
+	for k, v := range m.All() {
+		if err := checkString(k, "an attribute key", at); err != nil {
+			return err
+		}
+		if err := checkValue(v, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkValue(v pcommon.Value, at place) error {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return checkString(v.Str(), "a string value", at)
+	case pcommon.ValueTypeMap:
+		return checkAttributes(v.Map(), at)
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len(); i++ {
+			if err := checkValue(s.At(i), at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkResource(res pcommon.Resource, schemaURL string, at place) error {
+	if err := checkString(schemaURL, "schemaUrl", at); err != nil {
+		return err
+	}
+	return checkAttributes(res.Attributes(), at)
+}
+
+func checkScope(scope pcommon.InstrumentationScope, schemaURL string, at place) error {
+	if err := checkStrings(at, "scope name", scope.Name(), "scope version", scope.Version(), "schemaUrl", schemaURL); err != nil {
+		return err
+	}
+	return checkAttributes(scope.Attributes(), at)
+}
+
+func validateTraces(td ptrace.Traces) error {
+	n := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		if err := checkResource(rs.Resource(), rs.SchemaUrl(), place{"resource", i}); err != nil {
+			return err
+		}
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			if err := checkScope(ss.Scope(), ss.SchemaUrl(), place{"scope", j}); err != nil {
+				return err
+			}
+			for k := 0; k < ss.Spans().Len(); k++ {
+				if err := checkSpan(ss.Spans().At(k), place{"span", n}); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+	}
+	return nil
+}
+
+func checkSpan(span ptrace.Span, at place) error {
+	if err := checkStrings(at, "name", span.Name(), "traceState", span.TraceState().AsRaw(), "status message", span.Status().Message()); err != nil {
+		return err
+	}
+	if err := checkAttributes(span.Attributes(), at); err != nil {
+		return err
+	}
+	for e := 0; e < span.Events().Len(); e++ {
+		ev := span.Events().At(e)
+		if err := checkString(ev.Name(), "an event name", at); err != nil {
+			return err
+		}
+		if err := checkAttributes(ev.Attributes(), at); err != nil {
+			return err
+		}
+	}
+	for l := 0; l < span.Links().Len(); l++ {
+		link := span.Links().At(l)
+		if err := checkString(link.TraceState().AsRaw(), "a link's traceState", at); err != nil {
+			return err
+		}
+		if err := checkAttributes(link.Attributes(), at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateLogs(ld plog.Logs) error {
+	n := 0
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		if err := checkResource(rl.Resource(), rl.SchemaUrl(), place{"resource", i}); err != nil {
+			return err
+		}
+		for j := 0; j < rl.ScopeLogs().Len(); j++ {
+			sl := rl.ScopeLogs().At(j)
+			if err := checkScope(sl.Scope(), sl.SchemaUrl(), place{"scope", j}); err != nil {
+				return err
+			}
+			for k := 0; k < sl.LogRecords().Len(); k++ {
+				lr := sl.LogRecords().At(k)
+				at := place{"log record", n}
+				n++
+				if err := checkStrings(at, "eventName", lr.EventName(), "severityText", lr.SeverityText()); err != nil {
+					return err
+				}
+				if err := checkValue(lr.Body(), at); err != nil {
+					return err
+				}
+				if err := checkAttributes(lr.Attributes(), at); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func validateMetrics(md pmetric.Metrics) error {
+	n := 0
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		if err := checkResource(rm.Resource(), rm.SchemaUrl(), place{"resource", i}); err != nil {
+			return err
+		}
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			sm := rm.ScopeMetrics().At(j)
+			if err := checkScope(sm.Scope(), sm.SchemaUrl(), place{"scope", j}); err != nil {
+				return err
+			}
+			for k := 0; k < sm.Metrics().Len(); k++ {
+				if err := checkMetric(sm.Metrics().At(k), place{"metric", n}); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+	}
+	return nil
+}
+
+func checkMetric(m pmetric.Metric, at place) error {
+	if err := checkStrings(at, "name", m.Name(), "description", m.Description(), "unit", m.Unit()); err != nil {
+		return err
+	}
+	if err := checkAttributes(m.Metadata(), at); err != nil {
+		return err
+	}
+	var err error
+	forEachPoint(m, func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) bool {
+		if err = checkAttributes(attrs, at); err != nil {
+			return false
+		}
+		for e := 0; e < exemplars.Len(); e++ {
+			if err = checkAttributes(exemplars.At(e).FilteredAttributes(), at); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return err
+}
+
+// forEachPoint calls f with the attributes and exemplars of each data point
+// of m, whatever its type, until f returns false.
+func forEachPoint(m pmetric.Metric, f func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) bool) {
+	noExemplars := pmetric.NewExemplarSlice()
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		forPoints(m.Gauge().DataPoints(), f)
+	case pmetric.MetricTypeSum:
+		forPoints(m.Sum().DataPoints(), f)
+	case pmetric.MetricTypeHistogram:
+		forPoints(m.Histogram().DataPoints(), f)
+	case pmetric.MetricTypeExponentialHistogram:
+		forPoints(m.ExponentialHistogram().DataPoints(), f)
+	case pmetric.MetricTypeSummary:
+		points := m.Summary().DataPoints()
+		for i := 0; i < points.Len(); i++ {
+			if !f(points.At(i).Attributes(), noExemplars) {
+				return
+			}
+		}
+	}
+}
+
+// point is what the data point types with exemplars have in common.
+type point interface {
+	Attributes() pcommon.Map
+	Exemplars() pmetric.ExemplarSlice
+}
+
+type pointSlice[P point] interface {
+	Len() int
+	At(int) P
+}
+
+func forPoints[P point, S pointSlice[P]](points S, f func(pcommon.Map, pmetric.ExemplarSlice) bool) {
+	for i := 0; i < points.Len(); i++ {
+		p := points.At(i)
+		if !f(p.Attributes(), p.Exemplars()) {
+			return
+		}
+	}
+}
