@@ -33,6 +33,11 @@ func isMissingPartition(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.HasPrefix(pgErr.Message, "no partition of relation")
 }
 
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
 // settled reports whether err says something about the server or its data
 // that waiting will not change (a refused password, a missing database, a
 // schema newer than this collector), as opposed to the server being

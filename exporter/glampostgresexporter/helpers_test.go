@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
@@ -38,6 +40,7 @@ type testExporter struct {
 	store   *store
 	tel     *componenttest.Telemetry
 	id      component.ID
+	log     *observer.ObservedLogs
 }
 
 // directConfig sends synchronously and does not retry, so that a test sees
@@ -60,14 +63,21 @@ func newID() component.ID {
 // createExporter creates (without starting) both exporters of one component.
 func createExporter(t *testing.T, cfg *Config, now func() time.Time) *testExporter {
 	t.Helper()
+	return createExporterWithID(t, cfg, now, newID())
+}
+
+func createExporterWithID(t *testing.T, cfg *Config, now func() time.Time, id component.ID) *testExporter {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	set := exportertest.NewNopSettings(metadata.Type)
-	set.ID = newID()
+	set.ID = id
 	set.TelemetrySettings = tel.NewTelemetrySettings()
+	core, logs := observer.New(zap.InfoLevel)
+	set.Logger = zap.New(core)
 	f := NewFactory()
-	logs, err := f.CreateLogs(context.Background(), set, cfg)
+	logsExp, err := f.CreateLogs(context.Background(), set, cfg)
 	require.NoError(t, err)
 	metrics, err := f.CreateMetrics(context.Background(), set, cfg)
 	require.NoError(t, err)
@@ -77,7 +87,7 @@ func createExporter(t *testing.T, cfg *Config, now func() time.Time) *testExport
 	if now != nil {
 		st.now = now
 	}
-	return &testExporter{logs: logs, metrics: metrics, store: st, tel: tel, id: set.ID}
+	return &testExporter{logs: logsExp, metrics: metrics, store: st, tel: tel, id: set.ID, log: logs}
 }
 
 func (e *testExporter) start(t *testing.T, host component.Host) {

@@ -96,13 +96,15 @@ func (s *store) open(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	if err := s.prepare(pctx); err != nil {
-		if settled(err) || errors.Is(err, pgschema.ErrSchemaTooNew) {
+		// Tables missing without create_schema may be someone else's
+		// migration still to come: exports wait for them.
+		if (settled(err) && !isUndefinedTable(err)) || errors.Is(err, pgschema.ErrSchemaTooNew) {
 			pool.Close()
 			s.pool = nil
 			s.starts--
 			return fmt.Errorf("glam_postgres: %w", err)
 		}
-		s.logger.Warn("PostgreSQL is not reachable yet; exports will be retried until it is", zap.Error(err))
+		s.logger.Warn("PostgreSQL is not ready yet; exports will be retried until it is", zap.Error(err))
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
