@@ -29,16 +29,16 @@ func createDefaultConfig() component.Config {
 }
 
 func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	return newMetricsProcessor(ctx, set, cfg.(*Config), next, systemClock{})
-}
-
-// newMetricsProcessor wraps the views processor in processorhelper, which
-// adds the collector's standard processor telemetry.
-func newMetricsProcessor(ctx context.Context, set processor.Settings, cfg *Config, next consumer.Metrics, clk clock) (processor.Metrics, error) {
-	p, err := newViewsProcessor(set, cfg, next, clk)
+	p, err := newViewsProcessor(set, cfg.(*Config), next, systemClock{})
 	if err != nil {
 		return nil, err
 	}
+	return wrapProcessor(ctx, set, cfg, next, p)
+}
+
+// wrapProcessor wraps the views processor in processorhelper, which adds
+// the collector's standard processor telemetry.
+func wrapProcessor(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics, p *viewsProcessor) (processor.Metrics, error) {
 	return processorhelper.NewMetrics(ctx, set, cfg, next, p.processMetrics,
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
