@@ -1,0 +1,89 @@
+package usageapi
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// HotlistQuery asks for the probes the ETL should build first.
+type HotlistQuery struct {
+	// Days of usage to rank over, today included.
+	Days    int
+	Product string
+	Limit   int
+}
+
+// HotProbe is one probe of the hot list.
+type HotProbe struct {
+	Rank    int    `json:"rank"`
+	Product string `json:"product"`
+	Probe   string `json:"probe"`
+	// Channel is the channel the probe was viewed on most ("" when the
+	// views carried none): what a build should start with.
+	Channel    string    `json:"channel"`
+	Sessions   int64     `json:"sessions"`
+	Views      int64     `json:"views"`
+	LastViewed time.Time `json:"last_viewed_day"`
+}
+
+// Hotlist is the answer.
+type Hotlist struct {
+	Range
+	Probes []HotProbe `json:"probes"`
+}
+
+// Hotlist ranks the probes viewed in the last Days days (UTC, today
+// included) by distinct sessions (how many visits wanted the probe, which
+// a single person reloading cannot inflate), then views, then the most
+// recent day viewed. All three come from the daily views.
+func (s *Store) Hotlist(ctx context.Context, q HotlistQuery) (Hotlist, error) {
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	r := Range{From: today.AddDate(0, 0, 1-q.Days), To: today.AddDate(0, 0, 1)}
+	rows, err := s.db.Query(ctx, `WITH v AS (
+		SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, sum(count)::bigint AS views,
+			max(window_start) AS last_day
+		FROM `+rowsTable+`
+		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $6
+		  AND ($7 = '' OR tags->>$5 = $7)
+		GROUP BY 1, 2
+	), s AS (
+		SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, count(DISTINCT tags->>$8) AS sessions
+		FROM `+rowsTable+`
+		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND tags ? $6
+		  AND ($7 = '' OR tags->>$5 = $7)
+		GROUP BY 1, 2
+	), c AS (
+		SELECT DISTINCT ON (product, probe) product, probe, channel
+		FROM (
+			SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, coalesce(tags->>$10, '') AS channel, sum(count) AS views
+			FROM `+rowsTable+`
+			WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $6
+			  AND ($7 = '' OR tags->>$5 = $7)
+			GROUP BY 1, 2, 3
+		) pc
+		ORDER BY product, probe, views DESC, channel
+	)
+	SELECT v.product, v.probe, c.channel, coalesce(s.sessions, 0), v.views, v.last_day
+	FROM v LEFT JOIN s USING (product, probe) JOIN c USING (product, probe)
+	ORDER BY 4 DESC, 5 DESC, 6 DESC, 1, 2
+	LIMIT $9`,
+		s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily, r.From, r.To, tagProduct, tagProbe, q.Product, tagSession, q.Limit, tagChannel)
+	if err != nil {
+		return Hotlist{Range: r}, fmt.Errorf("hotlist: %w", err)
+	}
+	n := 0
+	probes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HotProbe, error) {
+		n++
+		p := HotProbe{Rank: n}
+		err := row.Scan(&p.Product, &p.Probe, &p.Channel, &p.Sessions, &p.Views, &p.LastViewed)
+		p.LastViewed = p.LastViewed.UTC()
+		return p, err
+	})
+	if err != nil {
+		return Hotlist{Range: r}, fmt.Errorf("hotlist: %w", err)
+	}
+	return Hotlist{Range: r, Probes: probes}, nil
+}

@@ -1,0 +1,142 @@
+package usageapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Distribution summarises one per-session quantity.
+type Distribution struct {
+	Mean   float64 `json:"mean"`
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+}
+
+// SessionSummary describes the sessions of a range.
+type SessionSummary struct {
+	Range
+	Sessions int64 `json:"sessions"`
+	// Events is the number of events of those sessions.
+	Events           int64        `json:"events"`
+	EventsPerSession Distribution `json:"events_per_session"`
+	// DurationSeconds is from a session's first to its last event.
+	DurationSeconds  Distribution `json:"duration_seconds"`
+	ProbesPerSession Distribution `json:"probes_per_session"`
+}
+
+// summarySQL turns per-session rows (sid, events, duration, probes) into the
+// summary; percentiles are interpolated (percentile_cont).
+const summarySQL = `
+	SELECT count(*), coalesce(sum(events), 0)::bigint,
+		coalesce(avg(events), 0)::float8,
+		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY events), 0)::float8,
+		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY events), 0)::float8,
+		coalesce(avg(duration), 0)::float8,
+		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), 0)::float8,
+		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY duration), 0)::float8,
+		coalesce(avg(probes), 0)::float8,
+		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY probes), 0)::float8,
+		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY probes), 0)::float8
+	FROM per`
+
+// SessionSummary answers from the session views: the sessions that started
+// in the range (whole hours), their events and duration from the session
+// view, the distinct probes each looked at from the session view of probes.
+func (s *Store) SessionSummary(ctx context.Context, q Range) (SessionSummary, error) {
+	r := q.snap(time.Hour)
+	sql := `WITH sess AS (
+		SELECT tags->>$3 AS sid, sum(count) AS events,
+			extract(epoch FROM max(window_end) - min(window_start)) AS duration
+		FROM ` + rowsTable + `
+		WHERE view = $1 AND window_start >= $4 AND window_start < $5
+		GROUP BY 1
+	), probes AS (
+		SELECT tags->>$3 AS sid, count(DISTINCT (coalesce(tags->>$6, ''), tags->>$7)) AS probes
+		FROM ` + rowsTable + `
+		WHERE view = $2 AND window_start >= $4 AND window_start < $5
+		GROUP BY 1
+	), per AS (
+		SELECT sess.sid, sess.events, sess.duration, coalesce(probes.probes, 0) AS probes
+		FROM sess LEFT JOIN probes USING (sid)
+	)` + summarySQL
+	return s.summary(ctx, r, sql, s.cfg.Views.Sessions, s.cfg.Views.SessionProbes, tagSession, r.From, r.To, tagProduct, tagProbe)
+}
+
+// SessionSummaryRaw answers SessionSummary with GROUP BY over the raw
+// events of the range.
+func (s *Store) SessionSummaryRaw(ctx context.Context, q Range) (SessionSummary, error) {
+	r := q.snap(time.Hour)
+	sql := `WITH per AS (
+		SELECT session_id AS sid, count(*) AS events,
+			extract(epoch FROM max(event_time) - min(event_time)) AS duration,
+			count(DISTINCT (coalesce(product, ''), probe_name)) FILTER (WHERE event_name = $3 AND probe_name IS NOT NULL) AS probes
+		FROM ` + eventsTable + `
+		WHERE event_time >= $1 AND event_time < $2 AND session_id IS NOT NULL
+		GROUP BY 1
+	)` + summarySQL
+	return s.summary(ctx, r, sql, r.From, r.To, s.cfg.ProbeViewEvent)
+}
+
+func (s *Store) summary(ctx context.Context, r Range, sql string, args ...any) (SessionSummary, error) {
+	sum := SessionSummary{Range: r}
+	err := s.db.QueryRow(ctx, sql, args...).Scan(&sum.Sessions, &sum.Events,
+		&sum.EventsPerSession.Mean, &sum.EventsPerSession.Median, &sum.EventsPerSession.P90,
+		&sum.DurationSeconds.Mean, &sum.DurationSeconds.Median, &sum.DurationSeconds.P90,
+		&sum.ProbesPerSession.Mean, &sum.ProbesPerSession.Median, &sum.ProbesPerSession.P90)
+	if err != nil {
+		return sum, fmt.Errorf("session summary: %w", err)
+	}
+	return sum, nil
+}
+
+// Event is one stored usage event.
+type Event struct {
+	ID           string          `json:"event_id"`
+	Name         string          `json:"name"`
+	Time         time.Time       `json:"time"`
+	ObservedTime time.Time       `json:"observed_time"`
+	SessionID    *string         `json:"session_id"`
+	Product      *string         `json:"product"`
+	Probe        *string         `json:"probe"`
+	Process      *string         `json:"process"`
+	Channel      *string         `json:"channel"`
+	OS           *string         `json:"os"`
+	Attributes   json.RawMessage `json:"attributes"`
+}
+
+// SessionEvents returns a session's events in order (event time, then id),
+// at most limit of them, and whether there were more. Only raw events
+// answer this.
+func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, bool, error) {
+	rows, err := s.db.Query(ctx, `SELECT event_id, event_name, event_time, observed_time, session_id,
+			product, probe_name, probe_process, channel, os, attributes
+		FROM `+eventsTable+`
+		WHERE session_id = $1
+		ORDER BY event_time, event_id
+		LIMIT $2`, sessionID, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("session events: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := row.Scan(&e.ID, &e.Name, &e.Time, &e.ObservedTime, &e.SessionID,
+			&e.Product, &e.Probe, &e.Process, &e.Channel, &e.OS, &e.Attributes)
+		e.Time, e.ObservedTime = e.Time.UTC(), e.ObservedTime.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("session events: %w", err)
+	}
+	if len(events) == 0 {
+		return nil, false, ErrNotFound
+	}
+	more := len(events) > limit
+	if more {
+		events = events[:limit]
+	}
+	return events, more, nil
+}
