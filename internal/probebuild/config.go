@@ -54,6 +54,10 @@ type BigQueryConfig struct {
 	CredentialsFile string `mapstructure:"credentials_file"`
 	// Location of the datasets ("US", "EU"); empty lets BigQuery decide.
 	Location string `mapstructure:"location"`
+	// LookbackDays bounds the submission dates a build reads (the tables
+	// are partitioned by submission_date, so this bounds the bytes scanned
+	// too); 0 reads every date.
+	LookbackDays int `mapstructure:"lookback_days"`
 	// Tables are the source tables per product family.
 	Tables TablesConfig `mapstructure:"tables"`
 }
@@ -68,12 +72,31 @@ type TablesConfig struct {
 	FOG     SourceTables `mapstructure:"fog"`
 }
 
-// SourceTables are one family's per-client daily aggregate tables.
+// SourceTables are one family's per-client daily aggregate tables and the
+// thresholds GLAM's ETL applies to them.
 type SourceTables struct {
 	// Histogram: GLAM ETL's clients_daily_histogram_aggregates.
 	Histogram string `mapstructure:"histogram"`
 	// Scalar: GLAM ETL's clients_daily_scalar_aggregates.
 	Scalar string `mapstructure:"scalar"`
+	// MinBuildClients is, per channel, how many distinct clients a build
+	// needs for its own rows (fewer: only its '*' rows count it).
+	MinBuildClients map[string]int64 `mapstructure:"min_build_clients"`
+	// MinTotalUsers drops rows with this many users or fewer, as the ETL's
+	// extract does.
+	MinTotalUsers int64 `mapstructure:"min_total_users"`
+}
+
+// family returns the source tables of a product.
+func (t TablesConfig) family(product string) SourceTables {
+	switch product {
+	case ProductFenix:
+		return t.Fenix
+	case ProductFOG:
+		return t.FOG
+	default:
+		return t.Firefox
+	}
 }
 
 // PrefetchConfig lets the hotlist queue low-priority builds of the most
@@ -96,19 +119,28 @@ func NewDefaultConfig() Config {
 	return Config{
 		Workers: 1,
 		BigQuery: BigQueryConfig{
-			ProjectID: "moz-fx-data-shared-prod",
+			ProjectID:    "moz-fx-data-shared-prod",
+			LookbackDays: 120,
 			Tables: TablesConfig{
+				// Thresholds: GLAM ETL's (bigquery-etl glam templates and
+				// glam_extract_* queries).
 				Firefox: SourceTables{
-					Histogram: "moz-fx-data-shared-prod.telemetry_derived.clients_daily_histogram_aggregates_v1",
-					Scalar:    "moz-fx-data-shared-prod.telemetry_derived.clients_daily_scalar_aggregates_v1",
+					Histogram:       "moz-fx-data-shared-prod.telemetry_derived.clients_daily_histogram_aggregates_v1",
+					Scalar:          "moz-fx-data-shared-prod.telemetry_derived.clients_daily_scalar_aggregates_v1",
+					MinBuildClients: map[string]int64{"nightly": 375, "beta": 9000, "release": 625000},
+					MinTotalUsers:   375,
 				},
 				Fenix: SourceTables{
-					Histogram: "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_histogram_aggregates_{ping_type}_v1",
-					Scalar:    "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_scalar_aggregates_{ping_type}_v1",
+					Histogram:       "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_histogram_aggregates_{ping_type}_v1",
+					Scalar:          "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_scalar_aggregates_{ping_type}_v1",
+					MinBuildClients: map[string]int64{"nightly": 800, "beta": 2000, "release": 90000},
+					MinTotalUsers:   10,
 				},
 				FOG: SourceTables{
-					Histogram: "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_histogram_aggregates_{ping_type}_v1",
-					Scalar:    "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_scalar_aggregates_{ping_type}_v1",
+					Histogram:       "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_histogram_aggregates_{ping_type}_v1",
+					Scalar:          "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_scalar_aggregates_{ping_type}_v1",
+					MinBuildClients: map[string]int64{"nightly": 50, "beta": 1500, "release": 450000},
+					MinTotalUsers:   10,
 				},
 			},
 		},
@@ -156,6 +188,17 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("bigquery.tables.%s.%s: %w", f.name, kind, err))
 			}
 		}
+		for ch, n := range f.tbl.MinBuildClients {
+			if n < 0 {
+				errs = append(errs, fmt.Errorf("bigquery.tables.%s.min_build_clients.%s must not be negative, got %d", f.name, ch, n))
+			}
+		}
+		if f.tbl.MinTotalUsers < 0 {
+			errs = append(errs, fmt.Errorf("bigquery.tables.%s.min_total_users must not be negative, got %d", f.name, f.tbl.MinTotalUsers))
+		}
+	}
+	if c.BigQuery.LookbackDays < 0 {
+		errs = append(errs, fmt.Errorf("bigquery.lookback_days must not be negative, got %d", c.BigQuery.LookbackDays))
 	}
 	positive := []struct {
 		name string

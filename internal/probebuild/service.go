@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -16,13 +18,28 @@ const PathPrefix = "/api/v1/probe-builds"
 
 // Service is the probe-build API and its workers, on one Postgres pool.
 type Service struct {
-	cfg    Config
-	pool   *pgxpool.Pool
-	logger *zap.Logger
+	cfg     Config
+	pool    *pgxpool.Pool
+	logger  *zap.Logger
+	q       *queue
+	builder Builder
+	// name identifies this process's workers in leases and errors.
+	name string
+
+	wake        *signal
+	listenReady chan struct{}
+	listening   sync.Once
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc
+	hotlist HotlistFunc
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // New checks cfg and prepares a service; the schema must already be
-// migrated (pgschema.Migrate creates the job and aggregation tables).
+// migrated (pgschema.Migrate creates the job and aggregation tables). The
+// BigQuery client is created at Start, and only when cfg.Workers > 0.
 func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("probe_builds: %w", err)
@@ -33,43 +50,88 @@ func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &Service{cfg: cfg, pool: pool, logger: logger}, nil
+	host, _ := os.Hostname()
+	return &Service{
+		cfg:         cfg,
+		pool:        pool,
+		logger:      logger,
+		q:           &queue{pool: pool, cfg: cfg},
+		name:        fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomToken()[:6]),
+		wake:        newSignal(),
+		listenReady: make(chan struct{}),
+		running:     map[string]context.CancelFunc{},
+	}, nil
 }
 
 // Handler serves the probe-build API under PathPrefix.
 func (s *Service) Handler() http.Handler {
-	return http.NotFoundHandler()
+	return &handler{s: s}
 }
 
 // Start starts cfg.Workers workers (none when 0) and, when enabled, the
-// prefetch loop. It returns once they run.
+// prefetch loop. It returns once the workers listen for jobs.
 func (s *Service) Start(ctx context.Context) error {
+	if s.cfg.Workers == 0 && !s.prefetching() {
+		return nil
+	}
+	if s.builder == nil && s.cfg.Workers > 0 {
+		b, err := NewBigQueryBuilder(ctx, s.cfg.BigQuery)
+		if err != nil {
+			return fmt.Errorf("probe_builds: %w", err)
+		}
+		s.builder = b
+	}
+	// The service outlives Start's ctx (a component's Start context ends
+	// when Start returns); Shutdown stops it.
+	runCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if s.cfg.Workers > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.listen(runCtx) }()
+		for i := range s.cfg.Workers {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.work(runCtx, fmt.Sprintf("%s#%d", s.name, i)) }()
+		}
+		select {
+		case <-s.listenReady:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.prefetching() {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.prefetchLoop(runCtx) }()
+	}
 	return nil
 }
 
 // Shutdown stops the workers; a build in progress is abandoned and its job
-// released, so another worker takes it again.
+// handed back to the queue, so another worker takes it at once.
 func (s *Service) Shutdown(ctx context.Context) error {
+	if s.stop == nil {
+		return nil
+	}
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if c, ok := s.builder.(interface{ Close() error }); ok {
+		return c.Close()
+	}
 	return nil
 }
 
-// QueueDepth counts the jobs waiting and running, for the usage status
-// endpoint.
-func QueueDepth(ctx context.Context, pool *pgxpool.Pool) (queued, running int64, err error) {
-	return 0, 0, errors.New("not implemented yet")
+// cancelLocal stops job id if one of this process's workers runs it.
+func (s *Service) cancelLocal(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cancel, ok := s.running[id]; ok {
+		cancel()
+	}
 }
 
-// HotlistFunc returns the most viewed probes of the last days, best first,
-// at most limit: the usage extension's hotlist.
-type HotlistFunc func(ctx context.Context, days, limit int) ([]Request, error)
-
-// SetHotlist gives the prefetch loop its source of probes; call it before
-// Start. Without it, prefetch does nothing.
-func (s *Service) SetHotlist(fn HotlistFunc) {}
-
-// EnqueuePrefetch queues low-priority builds of reqs, skipping any probe
-// built within cfg.Prefetch.NotBuiltWithin or already queued or running. It
-// returns how many jobs it queued.
-func (s *Service) EnqueuePrefetch(ctx context.Context, reqs []Request) (int, error) {
-	return 0, errors.New("not implemented yet")
-}
+func zapErr(err error) zap.Field { return zap.Error(err) }

@@ -1,0 +1,262 @@
+package probebuild
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// maxRequestBody bounds a POST body; a real request is a few hundred bytes.
+const maxRequestBody = 64 << 10
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+type handler struct{ s *Service }
+
+// ServeHTTP routes PathPrefix, PathPrefix/{id} and PathPrefix/{id}/result.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	rest = strings.Trim(rest, "/")
+	parts := strings.Split(rest, "/")
+	switch {
+	case rest == "":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, http.MethodPost)
+			return
+		}
+		h.create(w, r)
+	case len(parts) == 1:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.status(w, r, parts[0])
+		case http.MethodDelete:
+			h.cancel(w, r, parts[0])
+		default:
+			methodNotAllowed(w, "GET, HEAD, DELETE")
+		}
+	case len(parts) == 2 && parts[1] == "result":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.result(w, r, parts[0])
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	var req Request
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "request body is not a probe-build request: "+err.Error())
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "request body holds more than one JSON value")
+		return
+	}
+	if err := req.Normalize(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d characters", maxIdempotencyKey))
+		return
+	}
+	ctx := r.Context()
+	view := resultView(req)
+	if key == "" {
+		fresh, err := h.s.q.fresh(ctx, req.Build())
+		if err != nil {
+			h.internal(w, err)
+			return
+		}
+		if fresh != nil {
+			h.redirectToResult(w, fresh, view)
+			return
+		}
+	}
+	res, err := h.s.q.enqueue(ctx, req, PriorityInteractive, key)
+	switch {
+	case errors.Is(err, ErrIdempotencyMismatch):
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		h.internal(w, err)
+		return
+	}
+	if res.Job.Status != StatusSucceeded {
+		w.Header().Set("Location", statusURL(res.Job.ID, view))
+	}
+	h.respondJob(w, res.Job, view, http.StatusAccepted)
+}
+
+// respondJob answers with a job's state: 303 to the result when it
+// succeeded, else the job, with Retry-After and pendingCode while it is
+// queued or running.
+func (h *handler) respondJob(w http.ResponseWriter, j *Job, view url.Values, pendingCode int) {
+	switch {
+	case j.Status == StatusSucceeded:
+		h.redirectToResult(w, j, view)
+	case j.Done():
+		writeJSON(w, http.StatusOK, jobBody(j, view))
+	default:
+		h.retryAfter(w)
+		writeJSON(w, pendingCode, jobBody(j, view))
+	}
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request, id string) {
+	j, err := h.s.q.get(r.Context(), id)
+	if h.notFoundOr(w, err) {
+		return
+	}
+	h.respondJob(w, j, r.URL.Query(), http.StatusOK)
+}
+
+func (h *handler) cancel(w http.ResponseWriter, r *http.Request, id string) {
+	j, err := h.s.q.cancel(r.Context(), id)
+	if h.notFoundOr(w, err) {
+		return
+	}
+	if j.Status != StatusCancelled {
+		writeError(w, http.StatusConflict, "probe build "+j.ID+" already "+j.Status+"; only a queued or running build can be cancelled")
+		return
+	}
+	writeJSON(w, http.StatusOK, jobBody(j, nil))
+}
+
+func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
+	j, err := h.s.q.get(r.Context(), id)
+	if h.notFoundOr(w, err) {
+		return
+	}
+	view := r.URL.Query()
+	if j.Status != StatusSucceeded {
+		w.Header().Set("Location", statusURL(j.ID, view))
+		msg := "probe build " + j.ID + " is " + j.Status + ": it has no result"
+		if j.Error != "" {
+			msg += ": " + j.Error
+		}
+		writeError(w, http.StatusConflict, msg)
+		return
+	}
+	f, err := parseFilter(view, j.Build.Product)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rows, err := readResult(r.Context(), h.s.pool, j, f)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": j.ID, "table": j.Table, "response": rows})
+}
+
+func (h *handler) redirectToResult(w http.ResponseWriter, j *Job, view url.Values) {
+	w.Header().Set("Location", resultURL(j.ID, view))
+	writeJSON(w, http.StatusSeeOther, jobBody(j, view))
+}
+
+func (h *handler) retryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.s.cfg.RetryAfter.Seconds()))))
+}
+
+func (h *handler) notFoundOr(w http.ResponseWriter, err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, ErrNotFound.Error())
+	case err != nil:
+		h.internal(w, err)
+	default:
+		return false
+	}
+	return true
+}
+
+func (h *handler) internal(w http.ResponseWriter, err error) {
+	h.s.logger.Warn("probe builds API", zap.Error(err))
+	if isConnError(err) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the probe-build store is unavailable; retry later")
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// resultView is the part of a request that chooses rows of a build, carried
+// in the status and result URLs so that a client sharing a build with others
+// still gets the rows it asked for.
+func resultView(r Request) url.Values {
+	v := url.Values{}
+	v.Set("aggregation_level", r.AggregationLevel)
+	if r.OS != "" {
+		v.Set("os", r.OS)
+	}
+	if r.Process != "" {
+		v.Set("process", r.Process)
+	}
+	return v
+}
+
+func statusURL(id string, view url.Values) string { return withQuery(PathPrefix+"/"+id, view) }
+func resultURL(id string, view url.Values) string {
+	return withQuery(PathPrefix+"/"+id+"/result", view)
+}
+
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// jobView is the status body: the job and where to go next.
+type jobView struct {
+	*Job
+	Links map[string]string `json:"links"`
+}
+
+func jobBody(j *Job, view url.Values) jobView {
+	links := map[string]string{"status": statusURL(j.ID, view)}
+	if j.Status == StatusSucceeded {
+		links["result"] = resultURL(j.ID, view)
+	}
+	return jobView{Job: j, Links: links}
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method not allowed; allowed: "+allow)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}

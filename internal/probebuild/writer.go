@@ -1,0 +1,101 @@
+package probebuild
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Columns a build writes, in GLAM's tables (id is the table's own).
+var (
+	desktopColumns = []string{"version", "os", "build_id", "process", "metric", "metric_key", "client_agg_type",
+		"metric_type", "total_users", "histogram", "percentiles", "total_sample", "non_norm_histogram", "non_norm_percentiles"}
+	desktopKey   = []string{"version", "os", "build_id", "process", "metric", "metric_key", "client_agg_type"}
+	gleanColumns = []string{"app_id", "channel", "version", "ping_type", "os", "build_id", "build_date", "metric",
+		"metric_type", "metric_key", "client_agg_type", "total_users", "histogram", "percentiles", "total_sample",
+		"non_norm_histogram", "non_norm_percentiles"}
+	gleanKey = []string{"app_id", "channel", "version", "ping_type", "os", "build_id", "metric", "metric_type",
+		"metric_key", "client_agg_type"}
+)
+
+func (r Row) desktopValues() []any {
+	return []any{r.Version, r.OS, r.BuildID, r.Process, r.Metric, r.MetricKey, r.ClientAggType, r.MetricType,
+		r.TotalUsers, nullable(r.Histogram), nullable(r.Percentiles), r.TotalSample, nullable(r.NonNormHist),
+		nullable(r.NonNormPercent)}
+}
+
+func (r Row) gleanValues() []any {
+	return []any{r.AppID, r.Channel, r.Version, r.PingType, r.OS, r.BuildID, r.BuildDate, r.Metric, r.MetricType,
+		r.MetricKey, r.ClientAggType, r.TotalUsers, nullable(r.Histogram), nullable(r.Percentiles), r.TotalSample,
+		nullable(r.NonNormHist), nullable(r.NonNormPercent)}
+}
+
+// nullable stores an absent JSON document ("") as NULL.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// writeRows upserts rows into table on GLAM's unique key, inside tx: COPY
+// into a temporary table, then one INSERT … ON CONFLICT DO UPDATE.
+func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []Row) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	cols, key, values := desktopColumns, desktopKey, Row.desktopValues
+	if glean {
+		cols, key, values = gleanColumns, gleanKey, Row.gleanValues
+	}
+	target := pgx.Identifier{table}.Sanitize()
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE glam_probe_build_rows ON COMMIT DROP AS
+		SELECT `+joinCols(cols, "")+` FROM `+target+` WITH NO DATA`); err != nil {
+		return 0, fmt.Errorf("write %s: %w", table, err)
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"glam_probe_build_rows"}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		return values(rows[i]), nil
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("write %s: copy: %w", table, err)
+	}
+	set := ""
+	for _, c := range cols {
+		if !contains(key, c) {
+			if set != "" {
+				set += ", "
+			}
+			set += c + " = excluded." + c
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+target+` (`+joinCols(cols, "")+`)
+		SELECT `+joinCols(cols, "")+` FROM glam_probe_build_rows
+		ON CONFLICT (`+joinCols(key, "")+`) DO UPDATE SET `+set); err != nil {
+		return 0, fmt.Errorf("write %s: upsert: %w", table, err)
+	}
+	if _, err := tx.Exec(ctx, `DROP TABLE glam_probe_build_rows`); err != nil {
+		return 0, fmt.Errorf("write %s: %w", table, err)
+	}
+	return n, nil
+}
+
+func joinCols(cols []string, prefix string) string {
+	s := ""
+	for i, c := range cols {
+		if i > 0 {
+			s += ", "
+		}
+		s += prefix + c
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
