@@ -3,6 +3,7 @@ package glamviewsprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -242,4 +243,44 @@ func assertSameMetrics(t *testing.T, want, got pmetric.Metrics, msg ...any) {
 	g, err := enc.MarshalMetrics(got)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(w), string(g), msg...)
+}
+
+// Measurements arriving from many goroutines while the flush loop runs are
+// all counted exactly once (run with -race).
+func TestConcurrentConsumeAndFlush(t *testing.T) {
+	h := newHarness(t, testConfig(
+		hourly("hourly", measureViews, AggregationCount, usage.AttrProbeName),
+		sessionView("sessions", measureViews, AggregationCount),
+	))
+	ctx := context.Background()
+	require.NoError(t, h.proc.Start(ctx, componenttest.NewNopHost()))
+	const workers, perWorker = 4, 250
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				tags := probe(fmt.Sprint("p", i%7))
+				tags[usage.AttrSessionID] = fmt.Sprint("s", w)
+				h.consume(m{measureViews, t0.Add(time.Duration(i) * time.Second), 1, tags})
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			h.clock.tick <- t0
+		}
+	}()
+	wg.Wait()
+	<-done
+	require.NoError(t, h.proc.Shutdown(ctx))
+
+	totals := map[string]int64{}
+	for _, p := range h.points() {
+		totals[p.view] += p.count
+	}
+	assert.Equal(t, map[string]int64{"hourly": workers * perWorker, "sessions": workers * perWorker}, totals)
 }

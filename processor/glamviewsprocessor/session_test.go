@@ -143,7 +143,8 @@ func TestSessionLatenessAndEviction(t *testing.T) {
 	h.consume(m{usage.MeasureEvents, t0, 1, session("a")})
 	h.flushAt(t0.Add(time.Minute))
 	// Closed at 00:30, still reachable until 00:30 + 30m + 1h.
-	h.clock.set(t0.Add(2 * time.Hour))
+	h.flushAt(t0.Add(2 * time.Hour))
+	assert.Equal(t, 1, h.vp.views[0].seriesCount())
 	h.consume(m{usage.MeasureEvents, t0.Add(20 * time.Minute), 1, session("a")})
 	h.flushAt(t0.Add(2*time.Hour + time.Second))
 	h.flushAt(t0.Add(2*time.Hour + 20*time.Minute + time.Second))
