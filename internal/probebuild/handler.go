@@ -135,11 +135,11 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request, id string) {
-	j, err := h.s.q.cancel(r.Context(), id)
+	j, cancelled, err := h.s.q.cancel(r.Context(), id)
 	if h.notFoundOr(w, err) {
 		return
 	}
-	if j.Status != StatusCancelled {
+	if !cancelled {
 		writeError(w, http.StatusConflict, "probe build "+j.ID+" already "+j.Status+"; only a queued or running build can be cancelled")
 		return
 	}

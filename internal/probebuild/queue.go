@@ -306,10 +306,11 @@ func (q *queue) reclaimExpired(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// cancel cancels a queued or running job and tells its worker.
-func (q *queue) cancel(ctx context.Context, id string) (*Job, error) {
+// cancel cancels a queued or running job and tells its worker. It returns
+// the job and whether this call cancelled it (false: it was already over).
+func (q *queue) cancel(ctx context.Context, id string) (*Job, bool, error) {
 	if !isUUID(id) {
-		return nil, ErrNotFound
+		return nil, false, ErrNotFound
 	}
 	var j *Job
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
@@ -325,10 +326,10 @@ func (q *queue) cancel(ctx context.Context, id string) (*Job, error) {
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
-		// Either it does not exist or it is already done: tell which.
-		return q.get(ctx, id)
+		j, err = q.get(ctx, id)
+		return j, false, err
 	}
-	return j, err
+	return j, err == nil, err
 }
 
 // nextRunAfter is when the earliest queued job becomes runnable, if any.

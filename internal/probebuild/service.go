@@ -69,7 +69,8 @@ func (s *Service) Handler() http.Handler {
 }
 
 // Start starts cfg.Workers workers (none when 0) and, when enabled, the
-// prefetch loop. It returns once the workers listen for jobs.
+// prefetch loop. It does not wait for Postgres: workers that cannot reach
+// it retry, and look for queued jobs as soon as they can.
 func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.Workers == 0 && !s.prefetching() {
 		return nil
@@ -91,11 +92,6 @@ func (s *Service) Start(ctx context.Context) error {
 		for i := range s.cfg.Workers {
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); s.work(runCtx, fmt.Sprintf("%s#%d", s.name, i)) }()
-		}
-		select {
-		case <-s.listenReady:
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 	if s.prefetching() {

@@ -1,0 +1,205 @@
+package probebuild
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests of the HTTP contract and the queue that need no worker: workers: 0
+// serves the API and queues jobs, as an extension beside a separate
+// glam-probe-builder does.
+
+func idleService(t *testing.T) (*Service, *httptest.Server) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Workers = 0
+	s := newService(t, cfg, newPool(t), nil)
+	return s, api(t, s)
+}
+
+var gcRequest = map[string]any{"product": "firefox", "channel": "nightly", "probe": "gc_ms"}
+
+func TestBadRequestsAre400WithEveryProblem(t *testing.T) {
+	_, srv := idleService(t)
+	for name, c := range map[string]struct {
+		body string
+		want []string
+	}{
+		"not JSON":        {`{"product":`, []string{"not a probe-build request"}},
+		"unknown field":   {`{"product":"firefox","channel":"nightly","probe":"gc_ms","colour":"red"}`, []string{`unknown field "colour"`}},
+		"two values":      {`{"product":"firefox","channel":"nightly","probe":"gc_ms"} {}`, []string{"more than one JSON value"}},
+		"empty":           {`{}`, []string{"product is required", "probe must be"}},
+		"desktop channel": {`{"product":"firefox","channel":"aurora","probe":"gc_ms","process":"gpu2"}`, []string{"channel must be nightly, beta or release", "process must be parent, content or gpu"}},
+		"injection":       {`{"product":"fenix","channel":"nightly","probe":"x","ping_type":"metrics; DROP TABLE t"}`, []string{"ping_type must be a lowercase identifier"}},
+		"versions":        {`{"product":"firefox","channel":"beta","probe":"gc_ms","versions":11,"aggregation_level":"day"}`, []string{"versions must be between 1 and 10", "aggregation_level must be version or build_id"}},
+		"glean fields":    {`{"product":"firefox","channel":"beta","probe":"gc_ms","ping_type":"metrics"}`, []string{"ping_type and app_id apply to fenix and fog only"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, body := post(t, srv, c.body)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			for _, w := range c.want {
+				assert.Contains(t, body["error"], w)
+			}
+		})
+	}
+	resp, body := post(t, srv, `{}`, "Content-Type", "text/csv")
+	assert.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
+	assert.Contains(t, body["error"], "application/json")
+}
+
+func TestUnknownJobsAndMethods(t *testing.T) {
+	_, srv := idleService(t)
+	for _, path := range []string{"/00000000-0000-0000-0000-000000000000", "/not-a-uuid", "/00000000-0000-0000-0000-000000000000/result"} {
+		resp, body := call(t, http.MethodGet, srv.URL+PathPrefix+path)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.Equal(t, "no such probe build", body["error"])
+	}
+	resp, _ := call(t, http.MethodGet, srv.URL+PathPrefix)
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, "POST", resp.Header.Get("Allow"))
+	resp, _ = call(t, http.MethodPut, srv.URL+PathPrefix+"/00000000-0000-0000-0000-000000000000")
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	resp, _ = call(t, http.MethodDelete, srv.URL+PathPrefix+"/00000000-0000-0000-0000-000000000000")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestPostQueuesAJobWithLocationAndRetryAfter(t *testing.T) {
+	s, srv := idleService(t)
+	resp, body := post(t, srv, map[string]any{"product": "firefox", "channel": "nightly", "probe": "gc_ms", "os": "Windows", "process": "parent"})
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	id := body["id"].(string)
+	assert.Equal(t, PathPrefix+"/"+id+"?aggregation_level=version&os=Windows&process=parent", resp.Header.Get("Location"))
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Equal(t, StatusQueued, body["status"])
+	assert.Equal(t, "glam_desktop_nightly_aggregation", body["table"])
+
+	resp, body = call(t, http.MethodGet, srv.URL+resp.Header.Get("Location"))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Equal(t, id, body["id"])
+	assert.Equal(t, StatusQueued, body["status"])
+	assert.Equal(t, 0.0, body["progress"])
+
+	resp, body = call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id+"/result")
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Contains(t, body["error"], "is queued: it has no result")
+
+	queued, running, err := QueueDepth(context.Background(), s.pool)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{1, 0}, [2]int64{queued, running})
+}
+
+func TestConcurrentIdenticalRequestsMakeOneJob(t *testing.T) {
+	s, srv := idleService(t)
+	const n = 16
+	ids := make([]string, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := map[string]any{"product": "firefox", "channel": "nightly", "probe": "gc_ms"}
+			if i%2 == 1 {
+				req["os"] = "Linux" // another view of the same build
+			}
+			resp, body := post(t, srv, req)
+			codes[i], ids[i] = resp.StatusCode, body["id"].(string)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		assert.Equal(t, http.StatusAccepted, codes[i])
+		assert.Equal(t, ids[0], ids[i])
+	}
+	var jobs int
+	require.NoError(t, s.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+jobsTable).Scan(&jobs))
+	assert.Equal(t, 1, jobs)
+
+	// Another probe, channel or version count is another build.
+	_, other := post(t, srv, map[string]any{"product": "firefox", "channel": "nightly", "probe": "gc_ms", "versions": 2})
+	assert.NotEqual(t, ids[0], other["id"])
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	s, srv := idleService(t)
+	resp1, body1 := post(t, srv, gcRequest, "Idempotency-Key", "k-1")
+	require.Equal(t, http.StatusAccepted, resp1.StatusCode)
+	// Cancelled meanwhile: the retried POST still gets that job, not a new one.
+	_, _, err := s.q.cancel(context.Background(), body1["id"].(string))
+	require.NoError(t, err)
+	resp2, body2 := post(t, srv, gcRequest, "Idempotency-Key", "k-1")
+	assert.Equal(t, http.StatusOK, resp2.StatusCode)
+	assert.Equal(t, body1["id"], body2["id"])
+	assert.Equal(t, StatusCancelled, body2["status"])
+
+	resp3, body3 := post(t, srv, map[string]any{"product": "firefox", "channel": "beta", "probe": "gc_ms"}, "Idempotency-Key", "k-1")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp3.StatusCode)
+	assert.Contains(t, body3["error"], "Idempotency-Key was already used with a different request")
+
+	// Without the key the same request is a new job, as the first is over.
+	resp4, body4 := post(t, srv, gcRequest)
+	assert.Equal(t, http.StatusAccepted, resp4.StatusCode)
+	assert.NotEqual(t, body1["id"], body4["id"])
+}
+
+func TestCancelQueuedJob(t *testing.T) {
+	s, srv := idleService(t)
+	_, body := post(t, srv, gcRequest)
+	id := body["id"].(string)
+	resp, body := call(t, http.MethodDelete, srv.URL+PathPrefix+"/"+id)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, StatusCancelled, body["status"])
+
+	resp, body = call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, StatusCancelled, body["status"])
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+
+	resp, body = call(t, http.MethodDelete, srv.URL+PathPrefix+"/"+id)
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Contains(t, body["error"], "already cancelled")
+
+	j, err := s.q.claim(context.Background(), "w")
+	require.NoError(t, err)
+	assert.Nil(t, j, "a cancelled job is never claimed")
+}
+
+func TestPersonBeatsPrefetch(t *testing.T) {
+	s, srv := idleService(t)
+	ctx := context.Background()
+	n, err := s.EnqueuePrefetch(ctx, []Request{
+		{Product: "firefox", Channel: "nightly", Probe: "cycle_collector"},
+		{Product: "firefox", Channel: "nightly", Probe: "gc_ms"},
+		{Product: "firefox", Channel: "nightly", Probe: "bad probe"},
+	})
+	assert.ErrorContains(t, err, "probe must be")
+	assert.Equal(t, 2, n)
+	n, err = s.EnqueuePrefetch(ctx, []Request{{Product: "firefox", Channel: "nightly", Probe: "gc_ms"}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "already queued")
+
+	_, body := post(t, srv, map[string]any{"product": "firefox", "channel": "beta", "probe": "a11y_instantiated_flag"})
+	person := body["id"].(string)
+	// A person now waits for a probe prefetch queued too: it moves up.
+	_, joined := post(t, srv, gcRequest)
+
+	first, err := s.q.claim(ctx, "w")
+	require.NoError(t, err)
+	second, err := s.q.claim(ctx, "w")
+	require.NoError(t, err)
+	third, err := s.q.claim(ctx, "w")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{person, joined["id"].(string)}, []string{first.ID, second.ID})
+	assert.Equal(t, "cycle_collector", third.Build.Probe)
+	assert.Equal(t, PriorityPrefetch, third.Priority)
+
+	queued, running, err := QueueDepth(ctx, s.pool)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{0, 3}, [2]int64{queued, running})
+}
