@@ -44,11 +44,15 @@ Glean.initialize('glam', true, {
 function eventMetric(category, name, extraKeys) {
   return new EventMetricType({ category, name, sendInPings: ['events'], lifetime: 'ping', disabled: false }, extraKeys);
 }
-const probeView = eventMetric('probe', 'view', ['product', 'probe_name', 'process', 'channel', 'os']);
-const probeSearch = eventMetric('probe', 'search', ['product', 'query']);
+// Glean extra keys may be dotted snake case (glean_parser's metrics.yaml
+// schema), so GLAM's events carry the same attribute names as with OTel.
+const probeView = eventMetric('probe', 'view', ['glam.product', 'glam.probe.name', 'glam.probe.process', 'glam.channel', 'glam.os']);
+const probeSearch = eventMetric('probe', 'search', ['glam.product', 'glam.search.query']);
 
 function viewProbe(probe, process) {
-  probeView.record({ product: 'firefox', probe_name: probe, process, channel: 'nightly', os: '*' });
+  probeView.record({
+    'glam.product': 'firefox', 'glam.probe.name': probe, 'glam.probe.process': process, 'glam.channel': 'nightly', 'glam.os': '*',
+  });
 }
 
 document.getElementById('probes').addEventListener('click', (e) => {
@@ -60,7 +64,7 @@ document.getElementById('probes').addEventListener('click', (e) => {
 
 document.getElementById('search').addEventListener('submit', (e) => {
   e.preventDefault();
-  probeSearch.record({ product: 'firefox', query: document.getElementById('query').value });
+  probeSearch.record({ 'glam.product': 'firefox', 'glam.search.query': document.getElementById('query').value });
 });
 
 // viewProbe records without a click, for the benchmark.

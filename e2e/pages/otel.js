@@ -111,7 +111,10 @@ window.glam = {
   // that record events without a click.
   event,
   logEvent,
-  flush: () => Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]),
+  // flush resolves to whether each provider's flush succeeded
+  // ([traces, logs]); a refused export rejects its flush.
+  flush: () => Promise.allSettled([tracerProvider.forceFlush(), loggerProvider.forceFlush()])
+    .then((results) => results.map((r) => r.status === 'fulfilled')),
 };
 
 event('page.view', { 'url.path': location.pathname });
