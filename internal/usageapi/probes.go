@@ -33,7 +33,7 @@ type TopProbes struct {
 }
 
 // TopProbes ranks probes by views from the probe-view views; distinct
-// sessions come from the per-session probe view of the same days, or, for a
+// sessions of the top probes come from the per-session probe view of the same days, or, for a
 // range that is not whole days, from the session view of probes (sessions
 // that started in the range).
 func (s *Store) TopProbes(ctx context.Context, q TopProbesQuery) (TopProbes, error) {
@@ -46,7 +46,7 @@ func (s *Store) TopProbes(ctx context.Context, q TopProbesQuery) (TopProbes, err
 		SELECT coalesce(tags->>$6, '') AS product, tags->>$7 AS probe, sum(count)::bigint AS views
 		FROM ` + rowsTable + `
 		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $7
-		  AND ($5 = '' OR tags->>$6 = $5)
+		  AND ($5 = '' OR tags @> jsonb_build_object($6::text, $5::text))
 		GROUP BY 1, 2
 		ORDER BY views DESC, product, probe
 		LIMIT $8

@@ -82,7 +82,8 @@ func (q SeriesQuery) check() (Range, error) {
 	return r, nil
 }
 
-// ProbeSeries answers from the probe-view views: the hourly view for hours,
+// ProbeSeries answers from the probe-view views (the probe's rows found
+// through the GIN index on tags): the hourly view for hours,
 // the daily one for days and weeks. Sessions per day or week are distinct
 // sessions that viewed the probe in it (from the per-session daily view);
 // per hour they are the sessions that started in that hour and viewed the
@@ -101,12 +102,12 @@ func (s *Store) ProbeSeries(ctx context.Context, q SeriesQuery) (Series, error) 
 	), v AS (
 		SELECT date_trunc($9, window_start, 'UTC') AS start, sum(count)::bigint AS views
 		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags->>$5 = $6 AND tags->>$7 = $8
+		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags @> jsonb_build_object($5::text, $6::text, $7::text, $8::text)
 		GROUP BY 1
 	), s AS (
 		SELECT date_trunc($9, window_start, 'UTC') AS start, count(DISTINCT tags->>$11) AS sessions
 		FROM ` + rowsTable + `
-		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND tags->>$5 = $6 AND tags->>$7 = $8
+		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND tags @> jsonb_build_object($5::text, $6::text, $7::text, $8::text)
 		GROUP BY 1
 	)
 	SELECT b.start, coalesce(v.views, 0), coalesce(s.sessions, 0)

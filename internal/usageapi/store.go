@@ -83,6 +83,16 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ConfigurePool tunes a pool for the Store's queries: they are short and
+// planned with generic costs, where Postgres' JIT compilation costs more
+// time than it saves.
+func ConfigurePool(cfg *pgxpool.Config) {
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+}
+
 // New returns a Store reading db.
 func New(db *pgxpool.Pool, cfg Config) *Store {
 	return &Store{db: db, cfg: cfg, now: time.Now}

@@ -1,0 +1,99 @@
+package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/probebuild"
+	"github.com/mozilla/otelcol-glam/internal/usageapi"
+)
+
+// api serves the usage endpoints of SPEC §6 and mounts the probe-build API.
+type api struct {
+	cfg    *Config
+	store  *usageapi.Store
+	pool   *pgxpool.Pool
+	builds http.Handler
+	logger *zap.Logger
+}
+
+// Default limits of the endpoints that take one.
+const (
+	defaultTopLimit  = 20
+	defaultViewLimit = 100
+)
+
+// handlerFunc is a usage endpoint: it returns the JSON answer or an error
+// that writeFailure maps to a status.
+type handlerFunc func(ctx context.Context, r *http.Request, p *params) (any, error)
+
+func (a *api) routes() http.Handler {
+	mux := http.NewServeMux()
+	get := func(pattern string, h handlerFunc) {
+		mux.Handle("GET "+pattern, a.endpoint(h, true))
+	}
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
+	get("/api/v1/usage/status", a.status)
+	get("/api/v1/usage/probes/top", a.topProbes)
+	get("/api/v1/usage/probes/{product}/{probe}/series", a.probeSeries)
+	get("/api/v1/usage/sessions/summary", a.sessionSummary)
+	get("/api/v1/usage/sessions/{session_id}", a.sessionEvents)
+	get("/api/v1/usage/views", a.listViews)
+	mux.Handle("GET /api/v1/usage/views/{view}", a.endpoint(a.view, false))
+	get("/api/v1/usage/funnel", a.funnel)
+	get("/api/v1/usage/hotlist", a.hotlist)
+	// GLAM's endpoint ignores parameters it does not know; so does ours.
+	mux.Handle("GET /api/v1/usage/{$}", a.endpoint(a.glamUsage, false))
+	mux.Handle("GET /api/v1/usage", a.endpoint(a.glamUsage, false))
+	mux.Handle(probebuild.PathPrefix, a.builds)
+	mux.Handle(probebuild.PathPrefix+"/", a.builds)
+	return jsonFallbacks(mux)
+}
+
+// endpoint runs h under query_timeout and writes its answer; strict
+// endpoints refuse parameters they do not know.
+func (a *api) endpoint(h handlerFunc, strict bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
+		defer cancel()
+		p := newParams(r.URL)
+		out, err := h(ctx, r, p)
+		if err == nil && strict {
+			err = p.unknown()
+		}
+		if err != nil {
+			a.writeFailure(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// jsonFallbacks answers unknown paths with 404 and wrong methods with 405,
+// both in the API's JSON error shape instead of the mux's plain text.
+func jsonFallbacks(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) == 0 {
+			writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+"; the endpoints are listed in /api/v1/openapi.json")
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+": send "+strings.Join(allowed, " or "))
+	})
+}

@@ -1,0 +1,86 @@
+package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/mozilla/otelcol-glam/internal/probebuild"
+	"github.com/mozilla/otelcol-glam/internal/usageapi"
+)
+
+// Config is the glam_usage extension's configuration.
+type Config struct {
+	// ServerConfig is the HTTP server: endpoint, TLS, CORS, auth.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+
+	// DSN is the PostgreSQL connection string of the database the
+	// glam_postgres exporter writes. Write it as ${env:VAR} to keep the
+	// password out of the file.
+	DSN configopaque.String `mapstructure:"dsn"`
+	// MaxConns bounds the pool's connections, shared by the usage API and
+	// the probe builds.
+	MaxConns int32 `mapstructure:"max_conns"`
+	// QueryTimeout bounds one request's database work.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+
+	// MaxRange is the longest from/to range a request may ask for.
+	MaxRange time.Duration `mapstructure:"max_range"`
+	// DefaultRange is the range of a request that sends no from: the
+	// DefaultRange before to (or now).
+	DefaultRange time.Duration `mapstructure:"default_range"`
+	// MaxLimit is the largest limit a request may ask for, and the most
+	// rows an answer from raw events may have.
+	MaxLimit int `mapstructure:"max_limit"`
+
+	// Usage names the views and events the answers come from.
+	Usage usageapi.Config `mapstructure:",squash"`
+
+	// ProbeBuilds configures the probe-build API and its workers.
+	ProbeBuilds probebuild.Config `mapstructure:"probe_builds"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// Validate reports every invalid setting at once.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.ServerConfig.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint must be set (host:port to serve the usage API on)"))
+	}
+	if cfg.DSN == "" {
+		errs = append(errs, errors.New("dsn must be set"))
+	} else if _, err := pgxpool.ParseConfig(string(cfg.DSN)); err != nil {
+		errs = append(errs, fmt.Errorf("dsn: %w", err))
+	}
+	if cfg.MaxConns < 1 {
+		errs = append(errs, fmt.Errorf("max_conns must be at least 1, got %d", cfg.MaxConns))
+	}
+	if cfg.QueryTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("query_timeout must be positive, got %s", cfg.QueryTimeout))
+	}
+	if cfg.MaxRange < time.Hour {
+		errs = append(errs, fmt.Errorf("max_range must be at least 1h, got %s", cfg.MaxRange))
+	}
+	if cfg.DefaultRange <= 0 || cfg.DefaultRange > cfg.MaxRange {
+		errs = append(errs, fmt.Errorf("default_range must be positive and at most max_range (%s), got %s", cfg.MaxRange, cfg.DefaultRange))
+	}
+	if cfg.MaxLimit < 1 {
+		errs = append(errs, fmt.Errorf("max_limit must be at least 1, got %d", cfg.MaxLimit))
+	}
+	if err := cfg.Usage.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.ProbeBuilds.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("probe_builds: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,107 @@
+package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/probebuild"
+	"github.com/mozilla/otelcol-glam/internal/usageapi"
+)
+
+type usageExtension struct {
+	cfg       *Config
+	telemetry component.TelemetrySettings
+
+	pool   *pgxpool.Pool
+	builds *probebuild.Service
+	server *http.Server
+	done   chan struct{}
+}
+
+func newExtension(cfg *Config, telemetry component.TelemetrySettings) *usageExtension {
+	return &usageExtension{cfg: cfg, telemetry: telemetry}
+}
+
+// Start opens the pool (lazily: an unreachable database makes requests
+// fail with 503, not the collector), starts the probe-build service and
+// serves the API.
+func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
+	pcfg, err := pgxpool.ParseConfig(string(e.cfg.DSN))
+	if err != nil {
+		return fmt.Errorf("dsn: %w", err)
+	}
+	pcfg.MaxConns = e.cfg.MaxConns
+	usageapi.ConfigurePool(pcfg)
+	if e.pool, err = pgxpool.NewWithConfig(context.WithoutCancel(ctx), pcfg); err != nil {
+		return fmt.Errorf("postgres pool: %w", err)
+	}
+	store := usageapi.New(e.pool, e.cfg.Usage)
+	if e.builds, err = probebuild.New(e.cfg.ProbeBuilds, e.pool, e.telemetry.Logger); err != nil {
+		return err
+	}
+	e.builds.SetHotlist(hotlistSource(store))
+	if err := e.builds.Start(ctx); err != nil {
+		return err
+	}
+	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds.Handler(), logger: e.telemetry.Logger}
+	ln, err := e.cfg.ServerConfig.ToListener(ctx)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", e.cfg.ServerConfig.NetAddr.Endpoint, err)
+	}
+	e.server, err = e.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), e.telemetry, api.routes(),
+		confighttp.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, msg string, status int) {
+			writeError(w, status, msg)
+		}))
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	e.telemetry.Logger.Info("Usage API listening", zap.String("endpoint", ln.Addr().String()))
+	return nil
+}
+
+// Shutdown stops serving, then the probe builds, then closes the pool.
+func (e *usageExtension) Shutdown(ctx context.Context) error {
+	var errs []error
+	if e.server != nil {
+		errs = append(errs, e.server.Shutdown(ctx))
+		<-e.done
+	}
+	if e.builds != nil {
+		errs = append(errs, e.builds.Shutdown(ctx))
+	}
+	if e.pool != nil {
+		e.pool.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// hotlistSource lets probe-build prefetch read the hot list.
+func hotlistSource(store *usageapi.Store) probebuild.HotlistFunc {
+	return func(ctx context.Context, days, limit int) ([]probebuild.Request, error) {
+		hot, err := store.Hotlist(ctx, usageapi.HotlistQuery{Days: days, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		reqs := make([]probebuild.Request, 0, len(hot.Probes))
+		for _, p := range hot.Probes {
+			reqs = append(reqs, probebuild.Request{Product: p.Product, Channel: p.Channel, Probe: p.Probe})
+		}
+		return reqs, nil
+	}
+}

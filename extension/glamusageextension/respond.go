@@ -1,0 +1,69 @@
+package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/usageapi"
+)
+
+// errorBody is every error's JSON: {"error": "..."}.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// badRequest is an error in the request itself; its message says what to
+// send instead.
+type badRequest struct{ msg string }
+
+func (e badRequest) Error() string { return e.msg }
+
+// writeFailure maps an error to its status: the client's mistakes to 400
+// and 404, the database's absence to 503 (retryable), a slow query to 504,
+// anything else to 500 with the detail in the log only.
+func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
+	var br badRequest
+	var ie *usageapi.InputError
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &br):
+		writeError(w, http.StatusBadRequest, br.msg)
+	case errors.As(err, &ie):
+		writeError(w, http.StatusBadRequest, ie.Msg)
+	case errors.Is(err, usageapi.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014"):
+		writeError(w, http.StatusGatewayTimeout, "the query took longer than query_timeout: send a shorter from/to range")
+	case errors.As(err, &netErr) || pgconn.SafeToRetry(err) || isConnectError(err):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the usage database is unavailable; retry later")
+		a.logger.Warn("Usage database unavailable", zap.String("path", r.URL.Path), zap.Error(err))
+	default:
+		writeError(w, http.StatusInternalServerError, "internal error")
+		a.logger.Error("Usage API request failed", zap.String("path", r.URL.Path), zap.Error(err))
+	}
+}
+
+func isConnectError(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
