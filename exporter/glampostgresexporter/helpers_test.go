@@ -61,12 +61,12 @@ func newID() component.ID {
 }
 
 // createExporter creates (without starting) both exporters of one component.
-func createExporter(t *testing.T, cfg *Config, now func() time.Time) *testExporter {
+func createExporter(t testing.TB, cfg *Config, now func() time.Time) *testExporter {
 	t.Helper()
 	return createExporterWithID(t, cfg, now, newID())
 }
 
-func createExporterWithID(t *testing.T, cfg *Config, now func() time.Time, id component.ID) *testExporter {
+func createExporterWithID(t testing.TB, cfg *Config, now func() time.Time, id component.ID) *testExporter {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
 	tel := componenttest.NewTelemetry()
@@ -90,13 +90,13 @@ func createExporterWithID(t *testing.T, cfg *Config, now func() time.Time, id co
 	return &testExporter{logs: logsExp, metrics: metrics, store: st, tel: tel, id: set.ID, log: logs}
 }
 
-func (e *testExporter) start(t *testing.T, host component.Host) {
+func (e *testExporter) start(t testing.TB, host component.Host) {
 	t.Helper()
 	require.NoError(t, e.logs.Start(context.Background(), host))
 	require.NoError(t, e.metrics.Start(context.Background(), host))
 }
 
-func (e *testExporter) shutdown(t *testing.T) {
+func (e *testExporter) shutdown(t testing.TB) {
 	t.Helper()
 	require.NoError(t, e.logs.Shutdown(context.Background()))
 	require.NoError(t, e.metrics.Shutdown(context.Background()))
@@ -104,7 +104,7 @@ func (e *testExporter) shutdown(t *testing.T) {
 
 // startExporter creates and starts an exporter that is shut down when the
 // test ends.
-func startExporter(t *testing.T, cfg *Config, now func() time.Time) *testExporter {
+func startExporter(t testing.TB, cfg *Config, now func() time.Time) *testExporter {
 	t.Helper()
 	e := createExporter(t, cfg, now)
 	e.start(t, componenttest.NewNopHost())
@@ -128,7 +128,7 @@ func (e *testExporter) counter(t *testing.T, name string) int64 {
 
 type poolT = *pgxpool.Pool
 
-func connect(t *testing.T, dsn string) *pgxpool.Pool {
+func connect(t testing.TB, dsn string) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
@@ -137,19 +137,19 @@ func connect(t *testing.T, dsn string) *pgxpool.Pool {
 }
 
 // newDB is a fresh database and a pool to inspect it.
-func newDB(t *testing.T) (string, *pgxpool.Pool) {
+func newDB(t testing.TB) (string, *pgxpool.Pool) {
 	dsn := pgtest.NewDatabase(t)
 	return dsn, connect(t, dsn)
 }
 
-func count(t *testing.T, db *pgxpool.Pool, sql string, args ...any) int {
+func count(t testing.TB, db *pgxpool.Pool, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	require.NoError(t, db.QueryRow(context.Background(), sql, args...).Scan(&n))
 	return n
 }
 
-func strings_(t *testing.T, db *pgxpool.Pool, sql string, args ...any) []string {
+func strings_(t testing.TB, db *pgxpool.Pool, sql string, args ...any) []string {
 	t.Helper()
 	rows, err := db.Query(context.Background(), sql, args...)
 	require.NoError(t, err)
@@ -281,7 +281,7 @@ type viewRow struct {
 	Last       *float64
 }
 
-func viewRows(t *testing.T, db *pgxpool.Pool) []viewRow {
+func viewRows(t testing.TB, db *pgxpool.Pool) []viewRow {
 	t.Helper()
 	rows, err := db.Query(context.Background(), `SELECT view, window_start, window_end, tags::text, metric_type,
 		count, sum, bucket_bounds, bucket_counts, min, max, last_value

@@ -26,7 +26,10 @@ CREATE TABLE glam_usage_event_ids (
 );
 CREATE INDEX glam_usage_event_ids_event_time_idx ON glam_usage_event_ids (event_time);
 
--- View rows, merged additively: one row per view, window and tag set.
+-- View rows, merged additively: one row per view, window and tag set. An
+-- open window's rows are updated every flush; the free space fillfactor
+-- leaves on each page lets those updates stay on the page (HOT) without
+-- touching the indexes.
 CREATE TABLE glam_usage_view_rows (
     view            text             NOT NULL,
     window_start    timestamptz      NOT NULL,
@@ -44,7 +47,7 @@ CREATE TABLE glam_usage_view_rows (
     last_value_time timestamptz,
     updated_at      timestamptz      NOT NULL DEFAULT now(),
     PRIMARY KEY (view, window_start, tags_hash)
-);
+) WITH (fillfactor = 70);
 
 -- Which data points of which flush have been merged, so that a retried or
 -- replayed batch is merged once.
