@@ -155,9 +155,9 @@ func assertKnownAnswers(t *testing.T, c *client, day0 time.Time) {
 		var got usageapi.TopProbes
 		c.getOK("/api/v1/usage/probes/top?"+span, "/api/v1/usage/probes/top", &got)
 		assert.Equal(t, usageapi.Range{From: day0, To: at(2, "00:00")}, got.Range)
-		assert.Equal(t, []usageapi.ProbeRank{{"fog", "gc_ms", 6, 3}, {"fog", "cpu", 3, 2}, {"fenix", "gc_ms", 1, 1}, {"firefox", "gc_ms", 1, 1}}, got.Probes)
+		assert.Equal(t, []usageapi.ProbeRank{rank("fog", "gc_ms", 6, 3), rank("fog", "cpu", 3, 2), rank("fenix", "gc_ms", 1, 1), rank("firefox", "gc_ms", 1, 1)}, got.Probes)
 		c.getOK("/api/v1/usage/probes/top?"+span+"&product=fog&limit=1", "/api/v1/usage/probes/top", &got)
-		assert.Equal(t, []usageapi.ProbeRank{{"fog", "gc_ms", 6, 3}}, got.Probes)
+		assert.Equal(t, []usageapi.ProbeRank{rank("fog", "gc_ms", 6, 3)}, got.Probes)
 	})
 	t.Run("probe series", func(t *testing.T) {
 		var got seriesBody
@@ -326,4 +326,8 @@ func TestDatabaseDownGets503(t *testing.T) {
 	}
 	status, _ := c.get("/api/v1/usage/probes/top", "/api/v1/usage/probes/top")
 	assert.Equal(t, http.StatusServiceUnavailable, status)
+}
+
+func rank(product, probe string, views, sessions int64) usageapi.ProbeRank {
+	return usageapi.ProbeRank{Product: product, Probe: probe, Views: views, Sessions: sessions}
 }
