@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
@@ -151,7 +152,7 @@ func newPool(t testing.TB) *pgxpool.Pool {
 // newService starts a service on pool; Shutdown runs at cleanup.
 func newService(t testing.TB, cfg Config, pool *pgxpool.Pool, builder Builder) *Service {
 	t.Helper()
-	s, err := New(cfg, pool, zaptest.NewLogger(t))
+	s, err := New(cfg, pool, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	require.NoError(t, err)
 	s.builder = builder
 	require.NoError(t, s.Start(context.Background()))

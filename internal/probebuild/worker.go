@@ -143,7 +143,8 @@ func (s *Service) run(ctx context.Context, j *Job) {
 	bg, cancelBg := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelBg()
 	switch {
-	case lost != nil:
+	case lost != nil || (errors.Is(jctx.Err(), context.Canceled) && ctx.Err() == nil):
+		// The heartbeat found the lease gone, or a cancel NOTIFY stopped it.
 		log.Info("probe build abandoned: the job was cancelled or taken over")
 		return
 	case ctx.Err() != nil:

@@ -1,0 +1,387 @@
+package probebuild
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// Tests against a real BigQuery engine: the emulator, loaded with
+// testdata/probebuild/data.yaml.
+
+const (
+	desktopHist   = "clients_daily_histogram_aggregates_v1"
+	desktopScalar = "clients_daily_scalar_aggregates_v1"
+	fenixHist     = "fenix_clients_daily_histogram_aggregates_metrics_v1"
+	fenixScalar   = "fenix_clients_daily_scalar_aggregates_metrics_v1"
+)
+
+// enqueue queues a build of req as a person would.
+func enqueue(t *testing.T, s *Service, req Request) *Job {
+	t.Helper()
+	require.NoError(t, req.Normalize())
+	res, err := s.q.enqueue(context.Background(), req, PriorityInteractive, "")
+	require.NoError(t, err)
+	return res.Job
+}
+
+func TestBuildsMatchTheReference(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	cfg := testConfig(endpoint)
+	cfg.Workers = 2
+	pool := newPool(t)
+	s := newService(t, cfg, pool, nil)
+	desktop, glean := refSource{table: desktopHist}, refSource{table: fenixHist, glean: true}
+	desktopS, gleanS := refSource{table: desktopScalar}, refSource{table: fenixScalar, glean: true}
+	for _, c := range []struct {
+		name     string
+		req      Request
+		expected func(t *testing.T, b Build) []Row
+		rows     int
+	}{
+		{"desktop histogram nightly", Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"},
+			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 1, 0) }, 0},
+		{"desktop histogram release, sampled Windows weighted", Request{Product: "firefox", Channel: "release", Probe: "gc_ms"},
+			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 0, 0) }, 0},
+		{"desktop histogram, two versions", Request{Product: "firefox", Channel: "nightly", Probe: "GC_MS", Versions: 2},
+			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 1, 0) }, 0},
+		{"desktop scalar", Request{Product: "firefox", Channel: "nightly", Probe: "browser_engagement_max_concurrent_tab_count"},
+			func(t *testing.T, b Build) []Row { return refScalars(t, desktopS, b, 1, 0) }, 0},
+		{"desktop boolean scalar", Request{Product: "firefox", Channel: "nightly", Probe: "a11y_instantiated_flag"},
+			func(t *testing.T, b Build) []Row { return refScalars(t, desktopS, b, 1, 0) }, 0},
+		{"glean timing distribution", Request{Product: "fenix", Channel: "nightly", Probe: "geckoview_page_load_time"},
+			func(t *testing.T, b Build) []Row { return refHistograms(t, glean, b, 1, 0) }, 0},
+		{"glean labeled counter", Request{Product: "fenix", Channel: "nightly", Probe: "network_cache_hit"},
+			func(t *testing.T, b Build) []Row { return refHistograms(t, glean, b, 1, 0) }, 0},
+		{"glean counter", Request{Product: "fenix", Channel: "nightly", Probe: "events_total_uri_count"},
+			func(t *testing.T, b Build) []Row { return refScalars(t, gleanS, b, 1, 0) }, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			j := enqueue(t, s, c.req)
+			done := waitStatus(t, pool, j.ID, StatusSucceeded)
+			want := c.expected(t, j.Build)
+			require.NotEmpty(t, want)
+			got := storedRows(t, pool, Build{Product: j.Build.Product, Channel: j.Build.Channel, Probe: want[0].Metric})
+			got = rowsInVersions(got, done.VersionsBuilt)
+			assert.Equal(t, want, got)
+			assert.Equal(t, int64(len(want)), *done.RowsWritten)
+			assert.Equal(t, 1, done.Attempts)
+		})
+	}
+}
+
+func rowsInVersions(rows []Row, versions []int64) []Row {
+	var out []Row
+	for _, r := range rows {
+		for _, v := range versions {
+			if r.Version == v {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// The worked example of glam-math.md §4, computed by hand: clients A, B and
+// C of nightly 120, parent process, all os and builds.
+func TestWorkedExampleRowByHand(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	pool := newPool(t)
+	s := newService(t, testConfig(endpoint), pool, nil)
+	j := enqueue(t, s, Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"})
+	done := waitStatus(t, pool, j.ID, StatusSucceeded)
+	assert.Equal(t, []int64{120, 119, 118}, done.VersionsBuilt)
+	var r Row
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT total_users, total_sample, metric_type, histogram, percentiles,
+			non_norm_histogram, non_norm_percentiles
+		FROM glam_desktop_nightly_aggregation
+		WHERE version = 120 AND os = '*' AND build_id = '*' AND process = 'parent' AND metric = 'gc_ms'
+			AND metric_key = '' AND client_agg_type = 'summed_histogram'`).
+		Scan(&r.TotalUsers, &r.TotalSample, &r.MetricType, &r.Histogram, &r.Percentiles, &r.NonNormHist, &r.NonNormPercent))
+	assert.Equal(t, int64(3), r.TotalUsers)
+	assert.Equal(t, int64(18), r.TotalSample)
+	assert.Equal(t, "histogram-exponential", r.MetricType)
+	assert.Equal(t, `{"0":0.025,"1":0.075,"2":0.175,"3":0.075,"5":0.0875,"9":0.2125,"16":0.0875,"29":0.15,"54":0.0875,"100":0.025}`, r.Histogram)
+	assert.Equal(t, `{"0.1":0,"1":0,"5":1,"25":2,"50":9,"75":29,"95":54,"99":100,"99.9":100}`, r.Percentiles)
+	assert.Equal(t, `{"0":0,"1":2,"2":6,"3":2,"5":1,"9":3,"16":1,"29":2,"54":1,"100":0}`, r.NonNormHist)
+	assert.Equal(t, `{"0.1":1,"1":1,"5":1,"25":2,"50":3,"75":9,"95":54,"99":54,"99.9":54}`, r.NonNormPercent)
+
+	// Build B4 has one client (I): below min_build_clients, it has no rows
+	// of its own, but I counts in the build '*' rows.
+	var b4, content int64
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT
+			count(*) FILTER (WHERE build_id = '20261103000000'),
+			max(total_users) FILTER (WHERE process = 'content' AND os = '*' AND build_id = '*' AND version = 120)
+		FROM glam_desktop_nightly_aggregation`).Scan(&b4, &content))
+	assert.Equal(t, int64(0), b4)
+	assert.Equal(t, int64(2), content, "D and I")
+
+	// Build B2 has C for gc_ms and H for another probe: two clients over the
+	// whole table pass min_build_clients 1, so B2 has rows.
+	var b2 int64
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM glam_desktop_nightly_aggregation WHERE build_id = '20261102000000'`).Scan(&b2))
+	assert.Equal(t, int64(2), b2, "(Darwin, B2) and ('*', B2)")
+
+	var built time.Time
+	var rows int64
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT built_at, rows_written FROM glam_probe_last_built
+		WHERE product = 'firefox' AND channel = 'nightly' AND probe = 'gc_ms'`).Scan(&built, &rows))
+	assert.Equal(t, *done.RowsWritten, rows)
+	assert.WithinDuration(t, *done.FinishedAt, built, time.Second)
+}
+
+// A client following the request-reply pattern as written: POST, wait
+// Retry-After, poll, follow the 303, read the rows.
+func TestRequestPollResultOverHTTP(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	pool := newPool(t)
+	s := newService(t, testConfig(endpoint), pool, nil)
+	srv := api(t, s)
+
+	resp, body := post(t, srv, map[string]any{"product": "fenix", "channel": "nightly", "probe": "geckoview_page_load_time", "os": "*"})
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	id := body["id"].(string)
+	location := resp.Header.Get("Location")
+	require.Equal(t, PathPrefix+"/"+id+"?aggregation_level=version&os=%2A", location)
+	var result string
+	for polls := 0; result == ""; polls++ {
+		require.Less(t, polls, 120, "the build never finished")
+		wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		time.Sleep(time.Duration(wait) * time.Second)
+		resp, body = call(t, http.MethodGet, srv.URL+location)
+		switch resp.StatusCode {
+		case http.StatusOK:
+			assert.Contains(t, []any{StatusQueued, StatusRunning}, body["status"])
+			assert.GreaterOrEqual(t, body["progress"].(float64), 0.0)
+			assert.LessOrEqual(t, body["progress"].(float64), 1.0)
+		case http.StatusSeeOther:
+			result = resp.Header.Get("Location")
+		default:
+			t.Fatalf("status endpoint answered %d: %v", resp.StatusCode, body)
+		}
+	}
+	assert.Equal(t, PathPrefix+"/"+id+"/result?aggregation_level=version&os=%2A", result)
+
+	// The default client follows the 303 by itself.
+	resp, err := http.Get(srv.URL + location)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got struct {
+		ID       string      `json:"id"`
+		Table    string      `json:"table"`
+		Response []ResultRow `json:"response"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	assert.Equal(t, id, got.ID)
+	assert.Equal(t, "glam_fenix_aggregation", got.Table)
+	// os '*', build '*': one row per ping_type (metrics and '*').
+	require.Len(t, got.Response, 2)
+	for _, r := range got.Response {
+		assert.Equal(t, "*", r.OS)
+		assert.Equal(t, "*", r.BuildID)
+		assert.Equal(t, int64(120), r.Version)
+		assert.Equal(t, "nightly", r.AppID)
+		assert.Equal(t, int64(2), r.TotalUsers)
+		var hist map[string]float64
+		require.NoError(t, json.Unmarshal(r.Histogram, &hist), "histogram is a JSON object")
+		assert.Len(t, hist, 17, "timing distribution buckets up to 17")
+	}
+	assert.ElementsMatch(t, []string{"metrics", "*"}, []string{got.Response[0].PingType, got.Response[1].PingType})
+
+	// The same request again: the fresh result, at once.
+	resp2, _ := post(t, srv, map[string]any{"product": "fenix", "channel": "nightly", "probe": "geckoview_page_load_time", "os": "*"})
+	assert.Equal(t, http.StatusSeeOther, resp2.StatusCode)
+	assert.Equal(t, result, resp2.Header.Get("Location"))
+
+	// Another view of the same build: by build, every os.
+	_, byBuild := call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id+"/result?aggregation_level=build_id&ping_type=metrics")
+	for _, r := range byBuild["response"].([]any) {
+		row := r.(map[string]any)
+		assert.Equal(t, "2026110100", row["build_id"])
+		assert.Equal(t, "metrics", row["ping_type"])
+		assert.Equal(t, "2026-11-01T00:00:00Z", row["build_date"])
+	}
+	assert.Len(t, byBuild["response"], 2, "os Android and '*'")
+	resp3, bad := call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id+"/result?process=parent")
+	assert.Equal(t, http.StatusBadRequest, resp3.StatusCode)
+	assert.Contains(t, bad["error"], "process applies to product firefox only")
+}
+
+func TestProbeWithoutDataFailsAtOnce(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	pool := newPool(t)
+	s := newService(t, testConfig(endpoint), pool, nil)
+	srv := api(t, s)
+	_, body := post(t, srv, map[string]any{"product": "firefox", "channel": "beta", "probe": "gc_ms"})
+	j := waitStatus(t, pool, body["id"].(string), StatusFailed)
+	assert.Equal(t, 1, j.Attempts, "no retry for a probe without data")
+	assert.Equal(t, `attempt 1 of 3: probe "gc_ms" has no data for firefox channel "beta" in `+
+		"`glam-test.glam_etl.clients_daily_histogram_aggregates_v1` or `glam-test.glam_etl.clients_daily_scalar_aggregates_v1`", j.Error)
+	resp, status := call(t, http.MethodGet, srv.URL+PathPrefix+"/"+j.ID)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, StatusFailed, status["status"])
+	assert.Equal(t, j.Error, status["error"])
+	resp, res := call(t, http.MethodGet, srv.URL+PathPrefix+"/"+j.ID+"/result")
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Contains(t, res["error"], "has no data")
+
+	// A missing table is permanent too.
+	cfg := testConfig(endpoint)
+	cfg.BigQuery.Tables.Fenix.Histogram = "glam-test.glam_etl.nope_{ping_type}"
+	cfg.BigQuery.Tables.Fenix.Scalar = ""
+	s2 := newService(t, cfg, newPool(t), nil)
+	j2 := enqueue(t, s2, Request{Product: "fenix", Channel: "nightly", Probe: "x"})
+	failed := waitStatus(t, s2.pool, j2.ID, StatusFailed)
+	assert.Equal(t, 1, failed.Attempts)
+	assert.Contains(t, failed.Error, "histogram query on `glam-test.glam_etl.nope_metrics`")
+}
+
+func TestUnreachableBigQueryIsRetriedThenFails(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:" + strconv.Itoa(freePort()))
+	cfg.MaxAttempts = 2
+	pool := newPool(t)
+	s := newService(t, cfg, pool, nil)
+	j := enqueue(t, s, Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"})
+	failed := waitStatus(t, pool, j.ID, StatusFailed)
+	assert.Equal(t, 2, failed.Attempts)
+	assert.Contains(t, failed.Error, "attempt 2 of 2: histogram query on")
+	assert.Contains(t, failed.Error, "connection refused")
+}
+
+// gatedBuilder holds builds at a gate until the test opens it.
+type gatedBuilder struct {
+	inner   Builder
+	started chan string
+	release chan struct{}
+	// quiet hides the inner build's progress, so that it sends no heartbeat.
+	quiet bool
+}
+
+func newGate(inner Builder) *gatedBuilder {
+	return &gatedBuilder{inner: inner, started: make(chan string, 8), release: make(chan struct{})}
+}
+
+func (g *gatedBuilder) Build(ctx context.Context, b Build, progress Progress) (Output, error) {
+	progress("at the gate", 0.01)
+	g.started <- b.Key()
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return Output{}, ctx.Err()
+	}
+	if g.quiet {
+		progress = func(string, float64) {}
+	}
+	return g.inner.Build(ctx, b, progress)
+}
+
+func TestCancelRunningJob(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	cfg := testConfig(endpoint)
+	pool := newPool(t)
+	gate := newGate(bigQueryBuilder(t, cfg))
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New(cfg, pool, zap.New(core))
+	require.NoError(t, err)
+	s.builder = gate
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	srv := api(t, s)
+
+	_, body := post(t, srv, gcRequest)
+	id := body["id"].(string)
+	<-gate.started
+	running := waitStatus(t, pool, id, StatusRunning)
+	assert.Equal(t, "at the gate", running.Stage)
+	resp, body := call(t, http.MethodDelete, srv.URL+PathPrefix+"/"+id)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, StatusCancelled, body["status"])
+	require.Eventually(t, func() bool {
+		return logs.FilterMessage("probe build abandoned: the job was cancelled or taken over").Len() == 1
+	}, time.Minute, 10*time.Millisecond)
+	var rows int64
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM glam_desktop_nightly_aggregation`).Scan(&rows))
+	assert.Equal(t, int64(0), rows)
+	j := waitStatus(t, pool, id, StatusCancelled)
+	assert.Nil(t, j.RowsWritten)
+}
+
+// A worker that stalls mid-job (its heartbeats stop, as when it is killed or
+// cut off) loses the job when its lease expires; another worker builds it.
+// When the stalled one wakes and finishes, its rows are discarded: the job
+// completes once and its rows are written once.
+func TestStalledWorkerLosesItsJobAndItsRowsAreNotWritten(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	cfg := testConfig(endpoint)
+	cfg.Lease = time.Second
+	pool := newPool(t)
+
+	stalled := newGate(bigQueryBuilder(t, cfg))
+	stalled.quiet = true
+	core, logs := observer.New(zap.InfoLevel)
+	a, err := New(cfg, pool, zap.New(core))
+	require.NoError(t, err)
+	a.builder = stalled
+	a.cfg.Heartbeat = time.Hour // a's heartbeats stop once it holds the job
+	require.NoError(t, a.Start(context.Background()))
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+
+	j := enqueue(t, a, Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"})
+	<-stalled.started
+	first := waitStatus(t, pool, j.ID, StatusRunning)
+	assert.Equal(t, 1, first.Attempts)
+
+	newService(t, cfg, pool, bigQueryBuilder(t, cfg))
+	done := waitStatus(t, pool, j.ID, StatusSucceeded)
+	assert.Equal(t, 2, done.Attempts, "taken again after the lease expired")
+	want := storedRows(t, pool, j.Build)
+	require.Len(t, want, int(*done.RowsWritten))
+
+	close(stalled.release) // a wakes up and finishes its build
+	require.Eventually(t, func() bool {
+		return logs.FilterMessage("probe build finished but the job was cancelled or taken over: rows discarded").Len() == 1
+	}, 2*time.Minute, 10*time.Millisecond)
+	after := waitStatus(t, pool, j.ID, StatusSucceeded)
+	assert.Equal(t, done.FinishedAt, after.FinishedAt, "completed once")
+	assert.Equal(t, 2, after.Attempts)
+	assert.Equal(t, want, storedRows(t, pool, j.Build))
+	var updatedSince int64
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM glam_desktop_nightly_aggregation
+		WHERE xmin::text::bigint > (SELECT xmin::text::bigint FROM `+jobsTable+` WHERE id = $1)`, j.ID).Scan(&updatedSince))
+	assert.Equal(t, int64(0), updatedSince, "no row written after the job completed")
+}
+
+// Shutdown hands a running job back without counting the attempt; another
+// worker builds it.
+func TestShutdownHandsTheJobBack(t *testing.T) {
+	endpoint := emulatorEndpoint(t)
+	cfg := testConfig(endpoint)
+	cfg.MaxAttempts = 1
+	pool := newPool(t)
+	gate := newGate(bigQueryBuilder(t, cfg))
+	a, err := New(cfg, pool, zap.NewNop())
+	require.NoError(t, err)
+	a.builder = gate
+	require.NoError(t, a.Start(context.Background()))
+	j := enqueue(t, a, Request{Product: "fenix", Channel: "nightly", Probe: "events_total_uri_count"})
+	<-gate.started
+	waitStatus(t, pool, j.ID, StatusRunning)
+	require.NoError(t, a.Shutdown(context.Background()))
+	back := waitStatus(t, pool, j.ID, StatusQueued)
+	assert.Equal(t, 0, back.Attempts)
+
+	newService(t, cfg, pool, bigQueryBuilder(t, cfg))
+	done := waitStatus(t, pool, j.ID, StatusSucceeded)
+	assert.Equal(t, 1, done.Attempts, "with max_attempts 1, the handed-back attempt did not count")
+}
