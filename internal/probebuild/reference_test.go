@@ -66,7 +66,7 @@ func num(v any) float64 {
 
 // refRowKey is a GLAM row's unique key.
 type refRowKey struct {
-	version                                 int64
+	version                                  int64
 	os, build, part, metric, mtype, key, agg string
 }
 
@@ -152,42 +152,47 @@ func newScope(t *testing.T, src refSource, b Build, field string, minBuild int64
 	return sc
 }
 
-func (sc refScope) part(r, a map[string]any, glean bool) string {
-	if glean {
-		return str(r["ping_type"])
+// each calls fn for every entry of the probe in the kept rows of the latest
+// versions, with the client row it belongs to.
+func (sc refScope) each(src refSource, b Build, field string, fn func(cr clientRow, a map[string]any)) {
+	for _, r := range sc.rows {
+		v := int64(num(r["app_version"]))
+		if v <= sc.latest-int64(b.Versions) {
+			continue
+		}
+		for _, ai := range r[field].([]any) {
+			a := ai.(map[string]any)
+			if !strings.EqualFold(str(a["metric"]), b.Probe) {
+				continue
+			}
+			part := str(a["process"])
+			if src.glean {
+				part = str(r["ping_type"])
+			}
+			fn(clientRow{client: str(r["client_id"]), os: str(r["os"]), build: str(r["app_build_id"]), part: part,
+				metric: str(a["metric"]), mtype: str(a["metric_type"]), key: str(a["key"]), version: v,
+				weight: sc.weight(r)}, a)
+		}
 	}
-	return str(a["process"])
 }
 
 // refHistograms computes the histogram rows of a build.
 func refHistograms(t *testing.T, src refSource, b Build, minBuild, minUsers int64) []Row {
 	sc := newScope(t, src, b, "histogram_aggregates", minBuild, true)
 	counts := map[clientRow]map[string]float64{}
-	for _, r := range sc.rows {
-		v := int64(num(r["app_version"]))
-		if v <= sc.latest-int64(b.Versions) {
-			continue
+	sc.each(src, b, "histogram_aggregates", func(cr clientRow, a map[string]any) {
+		cr.agg = str(a["agg_type"])
+		if rng, ok := a["bucket_range"].(map[string]any); ok {
+			cr.first, cr.last, cr.num = int64(num(rng["first_bucket"])), int64(num(rng["last_bucket"])), int64(num(rng["num_buckets"]))
 		}
-		for _, ai := range r["histogram_aggregates"].([]any) {
-			a := ai.(map[string]any)
-			if !strings.EqualFold(str(a["metric"]), b.Probe) {
-				continue
-			}
-			cr := clientRow{client: str(r["client_id"]), os: str(r["os"]), build: str(r["app_build_id"]),
-				part: sc.part(r, a, src.glean), metric: str(a["metric"]), mtype: str(a["metric_type"]),
-				key: str(a["key"]), agg: str(a["agg_type"]), version: v, weight: sc.weight(r)}
-			if rng, ok := a["bucket_range"].(map[string]any); ok {
-				cr.first, cr.last, cr.num = int64(num(rng["first_bucket"])), int64(num(rng["last_bucket"])), int64(num(rng["num_buckets"]))
-			}
-			if counts[cr] == nil {
-				counts[cr] = map[string]float64{}
-			}
-			for _, bi := range a["value"].([]any) {
-				bk := bi.(map[string]any)
-				counts[cr][canonicalKey(str(bk["key"]))] += num(bk["value"])
-			}
+		if counts[cr] == nil {
+			counts[cr] = map[string]float64{}
 		}
-	}
+		for _, bi := range a["value"].([]any) {
+			bk := bi.(map[string]any)
+			counts[cr][canonicalKey(str(bk["key"]))] += num(bk["value"])
+		}
+	})
 	type agg struct {
 		p, r             map[string]float64
 		users, sample    float64
@@ -266,45 +271,28 @@ func refScalars(t *testing.T, src refSource, b Build, minBuild, minUsers int64) 
 	sc := newScope(t, src, b, "scalar_aggregates", minBuild, !src.glean)
 	type acc struct{ max, min, sum, count, t, f float64 }
 	per := map[clientRow]*acc{}
-	for _, r := range sc.rows {
-		v := int64(num(r["app_version"]))
-		if v <= sc.latest-int64(b.Versions) {
-			continue
+	sc.each(src, b, "scalar_aggregates", func(cr clientRow, a map[string]any) {
+		c := per[cr]
+		if c == nil {
+			c = &acc{max: math.Inf(-1), min: math.Inf(1), sum: math.NaN(), count: math.NaN()}
+			per[cr] = c
 		}
-		for _, ai := range r["scalar_aggregates"].([]any) {
-			a := ai.(map[string]any)
-			if !strings.EqualFold(str(a["metric"]), b.Probe) {
-				continue
-			}
-			w := sc.weight(r)
-			if src.glean {
-				w = 1
-			}
-			cr := clientRow{client: str(r["client_id"]), os: str(r["os"]), build: str(r["app_build_id"]),
-				part: sc.part(r, a, src.glean), metric: str(a["metric"]), mtype: str(a["metric_type"]),
-				key: str(a["key"]), version: v, weight: w}
-			c := per[cr]
-			if c == nil {
-				c = &acc{max: math.Inf(-1), min: math.Inf(1), sum: math.NaN(), count: math.NaN()}
-				per[cr] = c
-			}
-			val := num(a["value"])
-			switch str(a["agg_type"]) {
-			case "max":
-				c.max = math.Max(c.max, val)
-			case "min":
-				c.min = math.Min(c.min, val)
-			case "sum":
-				c.sum = nanAdd(c.sum, val)
-			case "count":
-				c.count = nanAdd(c.count, val)
-			case "true":
-				c.t += val
-			case "false":
-				c.f += val
-			}
+		val := num(a["value"])
+		switch str(a["agg_type"]) {
+		case "max":
+			c.max = math.Max(c.max, val)
+		case "min":
+			c.min = math.Min(c.min, val)
+		case "sum":
+			c.sum = nanAdd(c.sum, val)
+		case "count":
+			c.count = nanAdd(c.count, val)
+		case "true":
+			c.t += val
+		case "false":
+			c.f += val
 		}
-	}
+	})
 	type vote struct {
 		cr      clientRow
 		agg     string
