@@ -3,6 +3,10 @@
 package main
 
 import (
+	glampostgresexporter "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
+	glamusageextension "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+	glamviewsprocessor "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
+	glamreceiver "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	bearertokenauthextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
@@ -42,6 +46,7 @@ func components() (otelcol.Factories, error) {
 	}
 
 	factories.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		glamusageextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
 		filestorage.NewFactory(),
 		healthcheckextension.NewFactory(),
@@ -51,19 +56,25 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
+		glamusageextension.NewFactory().Type():       "github.com/mozilla/otelcol-glam v0.0.0",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.164.0",
 		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.164.0",
 		healthcheckextension.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.164.0",
 		zpagesextension.NewFactory().Type():          "go.opentelemetry.io/collector/extension/zpagesextension v0.164.0",
 	})
 
-	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory]()
+	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
+		glamreceiver.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{})
+	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
+		glamreceiver.NewFactory().Type(): "github.com/mozilla/otelcol-glam v0.0.0",
+	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		glampostgresexporter.NewFactory(),
 		debugexporter.NewFactory(),
 		fileexporter.NewFactory(),
 	)
@@ -71,11 +82,13 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ExporterModules = makeModulesMap(factories.Exporters, map[component.Type]string{
-		debugexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/debugexporter v0.164.0",
-		fileexporter.NewFactory().Type():  "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.164.0",
+		glampostgresexporter.NewFactory().Type(): "github.com/mozilla/otelcol-glam v0.0.0",
+		debugexporter.NewFactory().Type():        "go.opentelemetry.io/collector/exporter/debugexporter v0.164.0",
+		fileexporter.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.164.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
+		glamviewsprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
 		memorylimiterprocessor.NewFactory(),
 	)
@@ -83,6 +96,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
+		glamviewsprocessor.NewFactory().Type():     "github.com/mozilla/otelcol-glam v0.0.0",
 		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor v0.164.0",
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.164.0",
 	})
