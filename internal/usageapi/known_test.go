@@ -67,8 +67,8 @@ func TestTopProbesFromViewsMatchRawEvents(t *testing.T) {
 		assert.Equal(t, want[:1], got.Probes, name)
 
 		// A range that is not whole days widens to whole hours: 10:30 on
-		// day 0 to 09:30 on day 1 leaves out s5 (day 1, 16:00) and the
-		// probe views of s4 after 10:00 - none - but keeps 10:01.
+		// day 0 to 09:30 on day 1 becomes 10:00 to 10:00, which leaves out
+		// s5 (day 1, 16:00) and keeps s1's 10:01.
 		got, err = top(ctx, TopProbesQuery{Range: Range{From: at(0, "10:30"), To: at(1, "09:30")}, Limit: 10})
 		require.NoError(t, err, name)
 		assert.Equal(t, Range{From: at(0, "10:00"), To: at(1, "10:00")}, got.Range, name)
@@ -334,4 +334,47 @@ func TestInputErrorIsAnError(t *testing.T) {
 	var ie *InputError
 	assert.True(t, errors.As(err, &ie))
 	assert.Equal(t, "send x", err.Error())
+}
+
+func TestViewDistributionAndLastValue(t *testing.T) {
+	s := knownStore(t)
+	ctx := context.Background()
+	_, err := s.db.Exec(ctx, `INSERT INTO `+rowsTable+`
+		(view, window_start, tags_hash, tags, window_end, metric_type, count, sum, bucket_bounds, bucket_counts, min, max, last_value, last_value_time)
+	VALUES
+		('t.latency', $1, '\x01', '{"glam.product":"fog"}', $2, 'histogram', 3, 120, '{10,100}', '{1,2,0}', 5, 60, NULL, NULL),
+		('t.latency', $2, '\x01', '{"glam.product":"fog"}', $3, 'histogram', 2, 400, '{10,100}', '{0,1,1}', 50, 350, NULL, NULL),
+		('t.latency', $2, '\x02', '{"glam.product":"fenix"}', $3, 'histogram', 1, 1, '{10,100}', '{1,0,0}', 1, 1, NULL, NULL),
+		('t.version', $1, '\x01', '{"glam.product":"fog"}', $2, 'gauge', 0, 0, NULL, NULL, NULL, NULL, 124, $4),
+		('t.version', $2, '\x01', '{"glam.product":"fog"}', $3, 'gauge', 0, 0, NULL, NULL, NULL, NULL, 125, $5)`,
+		day0, day0.AddDate(0, 0, 1), day0.AddDate(0, 0, 2), at(0, "12:00"), at(1, "08:00"))
+	require.NoError(t, err)
+
+	got, err := s.View(ctx, ViewQuery{Range: twoDays, View: "t.latency", GroupBy: []string{"glam.product"}, Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, "histogram", got.MetricType)
+	require.Len(t, got.Rows, 2)
+	fog := got.Rows[0]
+	assert.Equal(t, "fog", *fog.Tags["glam.product"])
+	assert.Equal(t, int64(5), fog.Count)
+	assert.Equal(t, 520.0, fog.Sum)
+	assert.Equal(t, 5.0, *fog.Min)
+	assert.Equal(t, 350.0, *fog.Max)
+	ten, hundred := 10.0, 100.0
+	assert.Equal(t, []Bucket{{Le: &ten, Count: 1}, {Le: &hundred, Count: 3}, {Le: nil, Count: 1}}, fog.Buckets)
+	assert.Equal(t, []Bucket{{Le: &ten, Count: 1}, {Le: &hundred, Count: 0}, {Le: nil, Count: 0}}, got.Rows[1].Buckets)
+
+	// Filtered to fog, without grouping: the same sums in one row.
+	got, err = s.View(ctx, ViewQuery{Range: twoDays, View: "t.latency", Filters: map[string]string{"glam.product": "fog"}, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, got.Rows, 1)
+	assert.Equal(t, fog.Buckets, got.Rows[0].Buckets)
+	assert.Equal(t, int64(2), got.Rows[0].Windows)
+
+	got, err = s.View(ctx, ViewQuery{Range: twoDays, View: "t.version", Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, "gauge", got.MetricType)
+	require.Len(t, got.Rows, 1)
+	assert.Equal(t, 125.0, *got.Rows[0].LastValue)
+	assert.Equal(t, at(1, "08:00"), *got.Rows[0].LastValueTime)
 }
