@@ -8,21 +8,26 @@ OCB       := $(TOOLS)/ocb
 MDATAGEN  := $(TOOLS)/mdatagen
 BIN       := $(CURDIR)/bin
 COLLECTOR := $(BIN)/otelcol-glam
+BUILDER   := $(BIN)/glam-probe-builder
+BQEMU     := $(TOOLS)/bigquery-emulator
 CONFIG    ?= testdata/config.yaml
 
 # Component directories: every package with a metadata.yaml.
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml))
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './e2e/node_modules/*') go.mod go.sum
 
-.PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bench fuzz clean
+.PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bigquery-emulator bench fuzz clean
 
 all: build
 
-## build: the collector binary, bin/otelcol-glam
-build: $(COLLECTOR)
+## build: the collector, bin/otelcol-glam, and the standalone probe-build worker, bin/glam-probe-builder
+build: $(COLLECTOR) $(BUILDER)
 
 $(COLLECTOR): $(GO_SOURCES)
 	$(GO) build -trimpath -o $@ ./cmd/otelcol-glam
+
+$(BUILDER): $(GO_SOURCES)
+	$(GO) build -trimpath -o $@ ./cmd/glam-probe-builder
 
 ## run: the collector with $(CONFIG) against Postgres (see README: which one it picks)
 run: build
@@ -32,7 +37,8 @@ run: build
 ## test: every test — lint, generated code up to date, Go tests, sample configs, browser end-to-end
 test: lint check-generate test-go validate test-e2e
 
-test-go:
+# The probe-build tests run against the BigQuery emulator, built once.
+test-go: bigquery-emulator
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./processor/...
 
@@ -75,6 +81,13 @@ check-generate: generate
 	  echo "generated code is out of date; run 'make generate' and commit:"; git status --porcelain -- cmd $(COMPONENTS); git diff --stat -- cmd $(COMPONENTS); exit 1; fi
 
 tools: $(OCB) $(MDATAGEN)
+
+## bigquery-emulator: the BigQuery engine probe-build tests run against (ZetaSQL; builds only with clang;
+## about 12 minutes the first time, cached after)
+bigquery-emulator: $(BQEMU)
+
+$(BQEMU): tools/bigquery-emulator/go.mod tools/bigquery-emulator/go.sum
+	cd tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ $(GO) build -o $@ github.com/goccy/bigquery-emulator/cmd/bigquery-emulator
 
 $(OCB): tools/ocb/go.mod tools/ocb/go.sum
 	cd tools/ocb && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/builder
