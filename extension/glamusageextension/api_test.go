@@ -274,7 +274,7 @@ func TestKnownDataSetOverHTTP(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(body, &doc))
 		assert.Equal(t, "3.1.0", doc.OpenAPI)
-		assert.Len(t, doc.Paths, 10)
+		assert.Len(t, doc.Paths, 13)
 	})
 }
 
@@ -315,6 +315,21 @@ func TestBadInputGets400SayingWhatToSend(t *testing.T) {
 	var e errorBody
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	assert.Equal(t, "POST is not allowed on /api/v1/usage/probes/top: send GET", e.Error)
+}
+
+func TestProbeBuildsAreMounted(t *testing.T) {
+	c := newClient(t, startAPI(t, knownDatabase(t, fixtureDay0), host{}, nil))
+	assert.NotEmpty(t, c.getError("/api/v1/probe-builds/00000000-0000-0000-0000-000000000000", "/api/v1/probe-builds/{id}", http.StatusNotFound))
+
+	resp, err := http.Post(c.base+"/api/v1/probe-builds", "application/json", strings.NewReader(`{"product":"nope","probe":"gc_ms"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	var v any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	op, ok := dig(c.schema.doc, "paths", "/api/v1/probe-builds", "post", "responses", "400", "content", "application/json", "schema").(map[string]any)
+	require.True(t, ok)
+	require.NoError(t, c.schema.check(op, v, "$"))
 }
 
 func TestDatabaseDownGets503(t *testing.T) {
