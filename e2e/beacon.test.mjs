@@ -50,7 +50,7 @@ describe('navigator.sendBeacon (text/plain OTLP/JSON)', browserSuite(), () => {
 
     // The allowed page's page.view span went by fetch; its two searches by
     // beacon. Nothing of the stranger's arrived.
-    const out = await settle(collector, 3);
+    const out = await settle(collector, 3, allowed.context);
     assert.deepEqual(tally(out), {
       events: 3,
       byName: { 'page.view': 1, 'probe.search': 2 },

@@ -73,7 +73,7 @@ describe('Glean.js', browserSuite(), () => {
     // its allow-list, even when GLAM's proxy forwards it from GLAM's origin.
     const collector = await collectorFor(t, { allowedOrigins: [glam.origin] });
     to(collector);
-    const { page } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    const { page, context } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
     await page.goto(`${glam.origin}/glean.html`);
     const userAgent = await page.evaluate(() => navigator.userAgent);
 
@@ -87,7 +87,7 @@ describe('Glean.js', browserSuite(), () => {
     const sent = await pings(page, 6);
     const sessionId = sent[0].client_info.session_id;
     assert.deepEqual(countBy(sent, (p) => p.client_info.session_id), { [sessionId]: 6 });
-    const out = await settle(collector, 6);
+    const out = await settle(collector, 6, context);
 
     assert.deepEqual(tally(out), sixEvents(sessionId));
     assertEventContract(out.events);
@@ -112,7 +112,7 @@ describe('Glean.js', browserSuite(), () => {
       allowedHeaders: ['content-type', 'content-encoding', 'x-telemetry-agent', 'x-debug-id'],
     });
     to(collector);
-    const { page } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    const { page, context } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
     await page.goto(`${app.origin}/glean.html?maxEvents=3&debugTag=glam-e2e&endpoint=${encodeURIComponent(ingest.origin)}`);
 
     await viewProbe(page, 'gc_ms');
@@ -124,7 +124,7 @@ describe('Glean.js', browserSuite(), () => {
     const sent = await pings(page, 2);
     assert.deepEqual(sent.map((p) => p.events.length), [3, 3]);
     const sessionId = sent[0].client_info.session_id;
-    const out = await settle(collector, 6);
+    const out = await settle(collector, 6, context);
 
     assert.deepEqual(tally(out), sixEvents(sessionId));
     assertEventContract(out.events);
@@ -167,7 +167,7 @@ describe('Glean.js', browserSuite(), () => {
     await allowed.page.goto(pageURL(app.origin));
     await viewProbe(allowed.page, 'cycle_collector');
     const sent = await pings(allowed.page, 2);
-    const out = await settle(collector, 2);
+    const out = await settle(collector, 2, allowed.context);
     assert.deepEqual(tally(out), {
       events: 2,
       byName: { 'glean.page_load': 1, 'probe.view': 1 },

@@ -30,7 +30,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     // GLAM's own domain forwards the ingest paths to the collector: the page
     // posts to its own origin, so no CORS is involved.
     const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]] } });
-    const { page } = await newPage(t, browser());
+    const { page, context } = await newPage(t, browser());
     await page.goto(`${glam.origin}/otel.html`);
     const sessionId = await page.evaluate(() => window.glam.sessionId);
     const userAgent = await page.evaluate(() => navigator.userAgent);
@@ -42,7 +42,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     assert.deepEqual(glam.forwarded, [], 'nothing is sent while the page is visible (the batch delay is long)');
 
     await hideByLeaving(page);
-    const out = await settle(collector, 5);
+    const out = await settle(collector, 5, context);
 
     assert.deepEqual(tally(out), {
       events: 5,
@@ -78,7 +78,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   it('cross origin with CORS: a session spanning a reload arrives, exactly, when the tab is closed', async (t) => {
     const app = await site(t);
     const collector = await setUp(t, { allowedOrigins: [app.origin] });
-    const { page, network } = await newPage(t, browser());
+    const { page, network, context } = await newPage(t, browser());
     await page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
     const sessionId = await page.evaluate(() => window.glam.sessionId);
 
@@ -95,7 +95,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     assert.deepEqual(posts(network, collector.ingest), [], 'the reloaded page sends nothing before it is hidden');
 
     await hideByClosing(page);
-    const out = await settle(collector, 6);
+    const out = await settle(collector, 6, context);
 
     assert.deepEqual(tally(out), {
       events: 6,
@@ -137,7 +137,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     const sessionId = await allowed.page.evaluate(() => window.glam.sessionId);
     await viewProbe(allowed.page, 'gc_ms');
     assert.deepEqual(await allowed.page.evaluate(() => window.glam.flush()), [true, true]);
-    const out = await settle(collector, 2);
+    const out = await settle(collector, 2, allowed.context);
 
     assert.notEqual(sessionId, strangerSession);
     assert.deepEqual(tally(out), {

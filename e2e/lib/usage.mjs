@@ -8,9 +8,12 @@ const sources = new Set(['otlp_traces', 'otlp_logs', 'glean']);
 // settle waits until the collector has written at least n usage events,
 // then stops it (a graceful stop drains the pipeline and flushes the files)
 // and returns everything it wrote: a late or duplicate event shows up in
-// the exact counts the tests assert.
-export async function settle(collector, n) {
+// the exact counts the tests assert. The browser contexts are closed
+// first: a connection Chromium opened ahead of need and never used holds a
+// Go server's graceful shutdown for 5 s.
+export async function settle(collector, n, ...contexts) {
   await collector.waitForEvents(n);
+  for (const context of contexts) await context.close();
   await collector.stop();
   return { events: await collector.events(), measurements: await collector.measurements() };
 }
