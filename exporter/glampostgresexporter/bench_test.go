@@ -129,3 +129,28 @@ func benchExporter(b *testing.B, dsn string) *testExporter {
 func reportRows(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// The exporter's own CPU share: turning pdata into rows, without PostgreSQL.
+func BenchmarkConversion(b *testing.B) {
+	b.Run("events", func(b *testing.B) {
+		ld := benchLogs(0)
+		days := acceptedDays{last: pgschema.Day(fixedNow()).AddDate(0, 0, 3)}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if rows := newEventBatch(ld, days).rows; len(rows) != benchBatch {
+				b.Fatal(len(rows))
+			}
+		}
+		reportRows(b)
+	})
+	b.Run("view_points", func(b *testing.B) {
+		md := benchViews(0, 0)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if points := newViewBatch(md).points; len(points) != benchBatch {
+				b.Fatal(len(points))
+			}
+		}
+		reportRows(b)
+	})
+}

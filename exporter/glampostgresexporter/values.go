@@ -1,7 +1,6 @@
 package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -86,11 +85,7 @@ func mapJSON(what string, m pcommon.Map) ([]byte, error) {
 	if err := checkMap(what, m); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(m.AsRaw())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return b, nil
+	return appendMap(nil, m), nil
 }
 
 // valueJSON is v as JSON, or nil (SQL NULL) when v is empty.
@@ -101,11 +96,7 @@ func valueJSON(what string, v pcommon.Value) ([]byte, error) {
 	if err := checkValue(what, v); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(v.AsRaw())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return b, nil
+	return appendValue(nil, v), nil
 }
 
 var errNotFinite = errors.New("value is not a finite number")
