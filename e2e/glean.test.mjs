@@ -35,6 +35,18 @@ function sixEvents(sessionId) {
   };
 }
 
+// A page load and one probe view: two pings with Glean's default.
+function pageLoadAndView(sessionId, probe) {
+  return {
+    events: 2,
+    byName: { 'glean.page_load': 1, 'probe.view': 1 },
+    byProbe: { [probe]: 1 },
+    bySession: { [sessionId]: 2 },
+    bySource: { glean: 2 },
+    measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
+  };
+}
+
 describe('Glean.js', browserSuite(), () => {
   const browser = useBrowser();
   let certDir;
@@ -49,8 +61,8 @@ describe('Glean.js', browserSuite(), () => {
 
   // ingestSite is an https origin that forwards Glean's /submit/ paths to the
   // collector, set once the collector is up.
-  async function ingestSite(t) {
-    const proxy = { target: '', routes: [submitRoute] };
+  async function ingestSite(t, { loseResponses = 0 } = {}) {
+    const proxy = { target: '', routes: [submitRoute], loseResponses };
     const s = await startSite({ tls, proxy });
     t.after(() => s.close());
     return { site: s, to: (collector) => { proxy.target = collector.origin; } };
@@ -141,6 +153,27 @@ describe('Glean.js', browserSuite(), () => {
     assert.ok(preflights.every((r) => r.status >= 200 && r.status < 300), `preflights: ${preflights.map((r) => r.status)}`);
   });
 
+  it('a response lost after the collector took a ping: Glean sends the same document again, its events count once', async (t) => {
+    const { site: glam, to } = await ingestSite(t, { loseResponses: 1 });
+    const collector = await collectorFor(t, { allowedOrigins: [glam.origin] });
+    to(collector);
+    const { page, context } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    // With fetch (a debug tag), Glean sees the 503 and keeps the ping; it
+    // uploads it again with the next ping it submits.
+    await page.goto(`${glam.origin}/glean.html?debugTag=glam-e2e`);
+    await waitFor(() => glam.forwarded.some((r) => r.status === 503));
+    await viewProbe(page, 'gc_ms');
+
+    const sent = await pings(page, 2);
+    await waitFor(() => glam.forwarded.filter((r) => r.status === 200).length === 2);
+    const [lost, ...rest] = glam.forwarded;
+    assert.deepEqual([lost.upstreamStatus, lost.status], [200, 503], 'the collector took the first ping, the browser got 503');
+    assert.equal(rest.filter((r) => r.targetPath === lost.targetPath).length, 1, 'the same document was sent again');
+    const out = await settle(collector, 2, context);
+
+    assert.deepEqual(tally(out), pageLoadAndView(sent[0].client_info.session_id, 'gc_ms'));
+  });
+
   it('from an origin not allowed: pings get 403 and nothing is counted', async (t) => {
     const { site: ingest, to } = await ingestSite(t);
     const app = await startSite({ tls });
@@ -168,13 +201,6 @@ describe('Glean.js', browserSuite(), () => {
     await viewProbe(allowed.page, 'cycle_collector');
     const sent = await pings(allowed.page, 2);
     const out = await settle(collector, 2, allowed.context);
-    assert.deepEqual(tally(out), {
-      events: 2,
-      byName: { 'glean.page_load': 1, 'probe.view': 1 },
-      byProbe: { cycle_collector: 1 },
-      bySession: { [sent[0].client_info.session_id]: 2 },
-      bySource: { glean: 2 },
-      measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
-    });
+    assert.deepEqual(tally(out), pageLoadAndView(sent[0].client_info.session_id, 'cycle_collector'));
   });
 });

@@ -7,7 +7,7 @@ import { browserSuite } from './lib/browser.mjs';
 import { startCollector, ingestPrefix } from './lib/collector.mjs';
 import { countBy } from './lib/otlp.mjs';
 import { startSite } from './lib/site.mjs';
-import { newPage, useBrowser, viewProbe, search, hideByLeaving, hideByClosing, posts } from './lib/suite.mjs';
+import { newPage, useBrowser, viewProbe, search, hideByLeaving, hideByClosing, switchTab, posts } from './lib/suite.mjs';
 import { settle, tally, assertEventContract, assertMeasurementContract, assertNothingIdentifying } from './lib/usage.mjs';
 
 async function setUp(t, collectorOptions) {
@@ -20,6 +20,19 @@ async function site(t, options) {
   const s = await startSite(options);
   t.after(() => s.close());
   return s;
+}
+
+// The scenario of the brief, as spans and a log record: a page view, three
+// probe views (two of gc_ms, one of cycle_collector) and a search.
+function fiveEvents(sessionId) {
+  return {
+    events: 5,
+    byName: { 'page.view': 1, 'probe.view': 3, 'probe.search': 1 },
+    byProbe: { gc_ms: 2, cycle_collector: 1 },
+    bySession: { [sessionId]: 5 },
+    bySource: { otlp_traces: 4, otlp_logs: 1 },
+    measurements: { 'glam.events': 5, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1 },
+  };
 }
 
 describe('OpenTelemetry JS web SDK', browserSuite(), () => {
@@ -44,14 +57,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     await hideByLeaving(page);
     const out = await settle(collector, 5, context);
 
-    assert.deepEqual(tally(out), {
-      events: 5,
-      byName: { 'page.view': 1, 'probe.view': 3, 'probe.search': 1 },
-      byProbe: { gc_ms: 2, cycle_collector: 1 },
-      bySession: { [sessionId]: 5 },
-      bySource: { otlp_traces: 4, otlp_logs: 1 },
-      measurements: { 'glam.events': 5, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1 },
-    });
+    assert.deepEqual(tally(out), fiveEvents(sessionId));
     assertEventContract(out.events);
     assertMeasurementContract(out.measurements);
     assertNothingIdentifying(out, { userAgent });
@@ -107,6 +113,55 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     });
     assertEventContract(out.events);
     assertMeasurementContract(out.measurements);
+  });
+
+  it('a tab switch (hidden, not unloaded) flushes; back on the tab, the next switch sends only what is new', async (t) => {
+    const app = await site(t);
+    const collector = await setUp(t, { allowedOrigins: [app.origin] });
+    const { page, context } = await newPage(t, browser());
+    await page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
+    const sessionId = await page.evaluate(() => window.glam.sessionId);
+
+    await viewProbe(page, 'gc_ms');
+    await search(page, 'gc');
+    await switchTab(page, 'hidden');
+    assert.deepEqual(countBy(await collector.waitForEvents(3), (e) => e.name), { 'page.view': 1, 'probe.view': 1, 'probe.search': 1 });
+
+    await switchTab(page, 'visible');
+    await viewProbe(page, 'cycle_collector');
+    await viewProbe(page, 'gc_ms');
+    await switchTab(page, 'hidden');
+    const out = await settle(collector, 5, context);
+
+    assert.deepEqual(tally(out), fiveEvents(sessionId));
+    assertEventContract(out.events);
+  });
+
+  it('a response lost after the collector took the batch: the SDK sends it again, each event counts once', async (t) => {
+    const collector = await setUp(t);
+    const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]], loseResponses: 1 } });
+    const { page, context } = await newPage(t, browser());
+    await page.goto(`${glam.origin}/otel.html`);
+    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'cycle_collector');
+
+    // The SDK retries the 503 after its Retry-After; the flush succeeds.
+    assert.deepEqual(await page.evaluate(() => window.glam.flush()), [true, true]);
+    assert.deepEqual(glam.forwarded.map((r) => `${r.targetPath} ${r.upstreamStatus} ${r.status}`), [
+      `${ingestPrefix}/v1/traces 200 503`,
+      `${ingestPrefix}/v1/traces 200 200`,
+    ], 'the collector took the batch twice');
+    const out = await settle(collector, 3, context);
+
+    assert.deepEqual(tally(out), {
+      events: 3,
+      byName: { 'page.view': 1, 'probe.view': 2 },
+      byProbe: { gc_ms: 1, cycle_collector: 1 },
+      bySession: { [sessionId]: 3 },
+      bySource: { otlp_traces: 3 },
+      measurements: { 'glam.events': 3, 'glam.probe_views': 2, 'glam.page_views': 1 },
+    });
   });
 
   it('cross origin from an origin not allowed: the browser refuses, the collector gets nothing', async (t) => {

@@ -40,8 +40,13 @@ async function readBody(req) {
 //   proxy   {target, routes: [[fromPrefix, toPrefix], ...]}: forward requests
 //           under fromPrefix to target with the prefix replaced; target is
 //           read per request, so it may be set once the collector is up
-//           (the collector's allow-list needs the site's origin first)
-// The returned site records every request it forwarded in `forwarded`.
+//           (the collector's allow-list needs the site's origin first).
+//           proxy.loseResponses = n: the next n POSTs reach the collector,
+//           but the browser gets 503 with Retry-After: 1 instead of the
+//           collector's answer, as from a proxy timing out after the
+//           upstream took the request: the client must send it again.
+// The returned site records every request it forwarded in `forwarded`:
+// status is what the browser got, upstreamStatus what the collector said.
 export async function startSite({ tls = null, proxy = null } = {}) {
   const forwarded = [];
 
@@ -58,16 +63,25 @@ export async function startSite({ tls = null, proxy = null } = {}) {
     const record = {
       method: req.method, path: req.url, targetPath, origin: req.headers.origin || '',
       contentType: req.headers['content-type'] || '', contentEncoding: req.headers['content-encoding'] || '',
-      bytes: body.length, status: 0,
+      bytes: body.length, status: 0, upstreamStatus: 0,
     };
     forwarded.push(record);
+    const lose = req.method === 'POST' && proxy.loseResponses > 0;
+    if (lose) proxy.loseResponses--;
     const upstream = client.request({
       hostname: target.hostname, port: target.port, method: req.method, path: targetPath, headers,
       rejectUnauthorized: false,
     }, (up) => {
-      record.status = up.statusCode;
+      record.upstreamStatus = up.statusCode;
+      record.status = lose ? 503 : up.statusCode;
       const out = {};
       for (const [k, v] of Object.entries(up.headers)) if (!hopHeaders.has(k)) out[k] = v;
+      if (lose) {
+        up.resume();
+        delete out['content-length'];
+        res.writeHead(503, { ...out, 'content-type': 'text/plain', 'retry-after': '1' }).end('upstream timed out');
+        return;
+      }
       res.writeHead(up.statusCode, out);
       up.pipe(res);
     });

@@ -50,6 +50,19 @@ export async function hideByClosing(page) {
   await page.close({ runBeforeUnload: true });
 }
 
+// switchTab simulates a person switching to another tab and back:
+// headless Chromium never hides a page by itself (minimising its window or
+// activating another tab leaves it visible), so the page's visibilityState
+// is overridden and visibilitychange dispatched, which is what the SDKs
+// listen to. Unlike leaving the page, the page lives on.
+export async function switchTab(page, state) {
+  await page.evaluate((s) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => s === 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+}
+
 // posts lists the POST requests the browser made to urls starting with
 // prefix, as "status path" (0 and the error for a failed request).
 export function posts(network, prefix) {
