@@ -7,19 +7,29 @@ import { launchBrowser, openPage } from './browser.mjs';
 import { collectorProblem } from './collector.mjs';
 
 // useBrowser registers the file's before/after hooks and returns a getter
-// for the browser they launch.
+// for the browser they launch. A setup failure (no collector binary, no
+// Chromium under CI) is thrown by the getter, so that every test fails
+// with it: a failed hook would only cancel them.
 export function useBrowser() {
   let browser;
+  let setupError;
   before(async () => {
-    const problem = collectorProblem();
-    if (problem) throw new Error(problem);
-    await buildPages();
-    browser = await launchBrowser();
+    try {
+      const problem = collectorProblem();
+      if (problem) throw new Error(problem);
+      await buildPages();
+      browser = await launchBrowser();
+    } catch (err) {
+      setupError = err;
+    }
   });
   after(async () => {
     await browser?.close();
   });
-  return () => browser;
+  return () => {
+    if (setupError) throw setupError;
+    return browser;
+  };
 }
 
 // newPage opens a page in a fresh browser context (its own storage, so its
