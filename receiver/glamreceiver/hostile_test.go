@@ -1,0 +1,158 @@
+package glamreceiver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// deepProtoLogs is an OTLP logs request whose record body is an array
+// nested levels deep. Decoding it recursively overflows the stack once
+// levels reaches about a million, and the process dies: a stack overflow
+// cannot be recovered. It is written back to front, each message's length
+// being known once its content is written.
+func deepProtoLogs(levels int) []byte {
+	buf := make([]byte, 16*levels+64)
+	pos := len(buf)
+	prepend := func(b []byte) {
+		pos -= len(b)
+		copy(buf[pos:], b)
+	}
+	// field prefixes a message of the bytes written so far.
+	field := func(num protowire.Number) {
+		n := len(buf) - pos
+		prepend(protowire.AppendVarint(nil, uint64(n)))
+		prepend(protowire.AppendTag(nil, num, protowire.BytesType))
+	}
+	prepend([]byte("x"))
+	field(1) // AnyValue.string_value
+	for i := 0; i < levels; i++ {
+		field(1) // ArrayValue.values
+		field(5) // AnyValue.array_value
+	}
+	field(5) // LogRecord.body
+	field(2) // ScopeLogs.log_records
+	field(2) // ResourceLogs.scope_logs
+	field(1) // request.resource_logs
+	return buf[pos:]
+}
+
+func deepJSONLogs(levels int) []byte {
+	return []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"x","body":` +
+		strings.Repeat(`{"arrayValue":{"values":[`, levels) + `{"stringValue":"x"}` + strings.Repeat(`]}}`, levels) + `}]}]}]}`)
+}
+
+func TestDeepNestingIsRefusedBeforeDecoding(t *testing.T) {
+	h := newHarness(t, func(cfg *Config) { cfg.ServerConfig.MaxRequestBodySize = 64 << 20 }, nil)
+
+	resp := h.post("/v1/logs", "application/x-protobuf", deepProtoLogs(3_000_000))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, string(resp.body), "request body is nested too deeply: more than 100 nested messages")
+
+	resp = h.post("/v1/logs", "application/json", deepJSONLogs(500_000))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, statusMessage(t, resp), "request body is nested too deeply: more than 128 nested JSON objects and arrays")
+
+	resp = h.post("/submit/glam/events/1/"+docID, "application/json", []byte(strings.Repeat("[", 200_000)))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, statusMessage(t, resp), "nested too deeply")
+
+	// Reasonable nesting is fine in both encodings.
+	resp = h.post("/v1/logs", "application/x-protobuf", deepProtoLogs(20))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	resp = h.post("/v1/logs", "application/json", deepJSONLogs(20))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.Len(t, h.allRecords(), 1, "the two bodies hold the same record, so the second is a duplicate")
+	assert.Equal(t, 20, depthOf(h.allRecords()[0].Body()))
+}
+
+func depthOf(v pcommon.Value) int {
+	if v.Type() != pcommon.ValueTypeSlice {
+		return 0
+	}
+	return 1 + depthOf(v.Slice().At(0))
+}
+
+func TestHugeAttributeCountsAreRefused(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	many := make([]string, maxAttributes+1)
+	for i := range many {
+		many[i] = strAttr(fmt.Sprintf("k%d", i), "v")
+	}
+	ok := sdkSpan(traceA, spanID(1), "page.view", time.Now(), "")
+	resp := h.post("/v1/traces", "application/json", sdkTraces("", ok, sdkSpan(traceA, spanID(2), "page.view", time.Now(), strings.Join(many, ","))))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Equal(t, "span 1 has 129 attributes; at most 128 are accepted", statusMessage(t, resp))
+	resp = h.post("/v1/traces", "application/json", sdkTraces(strings.Join(many, ","), ok))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Equal(t, "resource 0 has 129 attributes; at most 128 are accepted", statusMessage(t, resp))
+
+	extras := make([]string, maxAttributes+1)
+	for i := range extras {
+		extras[i] = fmt.Sprintf(`"e%d":"v"`, i)
+	}
+	resp = h.post(gleanPath_, "application/json", gleanPingBody(time.Now(), time.Now(), `{"category":"a","name":"b","timestamp":0,"extra":{`+strings.Join(extras, ",")+`}}`))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Equal(t, "event 0 has 129 extras; at most 128 are accepted", statusMessage(t, resp))
+
+	assert.Empty(t, h.logs.AllLogs(), "a refused request is refused whole")
+	assert.Equal(t, 0, h.traces.SpanCount())
+}
+
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	h := newHarness(t, nil, nil)
+
+	td := ptrace.NewTraces()
+	span := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetTraceID(pcommon.TraceID([16]byte{1}))
+	span.SetSpanID(pcommon.SpanID([8]byte{1}))
+	span.SetName("page.view")
+	span.Attributes().PutStr("title", "bad \xff\xfe")
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	resp := h.post("/v1/traces", "application/x-protobuf", body)
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, string(resp.body), "span 0: a string value is not valid UTF-8")
+
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName("page.\xc3")
+	body, err = plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	require.NoError(t, err)
+	resp = h.post("/v1/logs", "application/x-protobuf", body)
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, string(resp.body), "log record 0: eventName is not valid UTF-8")
+
+	resp = h.post("/v1/traces", "application/json", []byte("{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"a\",\"value\":{\"stringValue\":\"\xff\"}}]}}]}"))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Equal(t, "request body is not valid UTF-8", statusMessage(t, resp))
+
+	resp = h.post(gleanPath_, "application/json", gleanPingBody(time.Now(), time.Now(), "{\"category\":\"a\",\"name\":\"b\xff\",\"timestamp\":0}"))
+	require.Equal(t, http.StatusBadRequest, resp.status, "encoding/json would silently replace the byte")
+	assert.Empty(t, h.logs.AllLogs())
+}
+
+func TestEmptyBodies(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	resp := h.post("/v1/traces", "application/x-protobuf", nil)
+	assert.Equal(t, http.StatusOK, resp.status, "an empty protobuf message is an empty export")
+	resp = h.post("/v1/traces", "application/json", []byte(`{}`))
+	assert.Equal(t, http.StatusOK, resp.status)
+	assert.JSONEq(t, `{"partialSuccess":{}}`, string(resp.body))
+	resp = h.post("/v1/traces", "application/json", nil)
+	assert.Equal(t, http.StatusBadRequest, resp.status, "an empty JSON text is not a JSON object")
+	resp = h.post(gleanPath_, "application/json", nil)
+	assert.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Empty(t, h.logs.AllLogs())
+}
