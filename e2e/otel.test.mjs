@@ -38,14 +38,32 @@ function fiveEvents(sessionId) {
 describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   const browser = useBrowser();
 
-  it('same origin through GLAM\'s proxy: a session\'s events arrive, exactly, when the page is hidden', async (t) => {
+  // openApp opens the page at origin and reads the session it started.
+  async function openApp(t, origin, query = '') {
+    const opened = await newPage(t, browser());
+    await opened.page.goto(`${origin}/otel.html${query}`);
+    return { ...opened, sessionId: await opened.page.evaluate(() => window.glam.sessionId) };
+  }
+
+  // behindGLAM: the collector behind GLAM's own domain, which forwards the
+  // ingest paths, and the page open there: it posts to its own origin, so
+  // no CORS is involved.
+  async function behindGLAM(t, { query = '', loseResponses = 0 } = {}) {
     const collector = await setUp(t);
-    // GLAM's own domain forwards the ingest paths to the collector: the page
-    // posts to its own origin, so no CORS is involved.
-    const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]] } });
-    const { page, context } = await newPage(t, browser());
-    await page.goto(`${glam.origin}/otel.html`);
-    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]], loseResponses } });
+    return { collector, glam, ...(await openApp(t, glam.origin, query)) };
+  }
+
+  // crossOrigin: the page on a site of its own, posting straight to the
+  // collector, which lists that site's origin for CORS.
+  async function crossOrigin(t) {
+    const app = await site(t);
+    const collector = await setUp(t, { allowedOrigins: [app.origin] });
+    return { app, collector, ...(await openApp(t, app.origin, `?ingest=${encodeURIComponent(collector.ingest)}`)) };
+  }
+
+  it('same origin through GLAM\'s proxy: a session\'s events arrive, exactly, when the page is hidden', async (t) => {
+    const { collector, glam, page, context, sessionId } = await behindGLAM(t);
     const userAgent = await page.evaluate(() => navigator.userAgent);
 
     await viewProbe(page, 'gc_ms');
@@ -81,12 +99,32 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     assert.equal(searchEvent.attrs['glam.search.query'], 'gc', 'attributes outside GLAM\'s own are kept');
   });
 
+  it('the OTLP/protobuf exporters (application/x-protobuf) are counted the same way', async (t) => {
+    const { collector, glam, page, context, sessionId } = await behindGLAM(t, { query: '?format=proto' });
+    await viewProbe(page, 'gc_ms');
+    await viewProbe(page, 'checkerboard_severity');
+    await search(page, 'checkerboard');
+
+    await hideByLeaving(page);
+    const out = await settle(collector, 4, context);
+
+    assert.deepEqual(tally(out), {
+      events: 4,
+      byName: { 'page.view': 1, 'probe.view': 2, 'probe.search': 1 },
+      byProbe: { gc_ms: 1, checkerboard_severity: 1 },
+      bySession: { [sessionId]: 4 },
+      bySource: { otlp_traces: 3, otlp_logs: 1 },
+      measurements: { 'glam.events': 4, 'glam.probe_views': 2, 'glam.searches': 1, 'glam.page_views': 1 },
+    });
+    assertEventContract(out.events);
+    assert.deepEqual(glam.forwarded.map((r) => `${r.targetPath} ${r.status} ${r.contentType}`).sort(), [
+      `${ingestPrefix}/v1/logs 200 application/x-protobuf`,
+      `${ingestPrefix}/v1/traces 200 application/x-protobuf`,
+    ]);
+  });
+
   it('cross origin with CORS: a session spanning a reload arrives, exactly, when the tab is closed', async (t) => {
-    const app = await site(t);
-    const collector = await setUp(t, { allowedOrigins: [app.origin] });
-    const { page, network, context } = await newPage(t, browser());
-    await page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
-    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    const { collector, page, network, context, sessionId } = await crossOrigin(t);
 
     await viewProbe(page, 'checkerboard_severity');
     await search(page, 'checkerboard');
@@ -116,11 +154,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   });
 
   it('a tab switch (hidden, not unloaded) flushes; back on the tab, the next switch sends only what is new', async (t) => {
-    const app = await site(t);
-    const collector = await setUp(t, { allowedOrigins: [app.origin] });
-    const { page, context } = await newPage(t, browser());
-    await page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
-    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    const { collector, page, context, sessionId } = await crossOrigin(t);
 
     await viewProbe(page, 'gc_ms');
     await search(page, 'gc');
@@ -138,11 +172,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   });
 
   it('a response lost after the collector took the batch: the SDK sends it again, each event counts once', async (t) => {
-    const collector = await setUp(t);
-    const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]], loseResponses: 1 } });
-    const { page, context } = await newPage(t, browser());
-    await page.goto(`${glam.origin}/otel.html`);
-    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    const { collector, glam, page, context, sessionId } = await behindGLAM(t, { loseResponses: 1 });
     await viewProbe(page, 'gc_ms');
     await viewProbe(page, 'cycle_collector');
 
@@ -170,9 +200,7 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
     const collector = await setUp(t, { allowedOrigins: [app.origin] });
 
     // timeout bounds the SDK's retries of the refused export.
-    const refused = await newPage(t, browser());
-    await refused.page.goto(`${stranger.origin}/otel.html?timeout=2000&ingest=${encodeURIComponent(collector.ingest)}`);
-    const strangerSession = await refused.page.evaluate(() => window.glam.sessionId);
+    const refused = await openApp(t, stranger.origin, `?timeout=2000&ingest=${encodeURIComponent(collector.ingest)}`);
     await viewProbe(refused.page, 'gc_ms');
     await viewProbe(refused.page, 'cycle_collector');
     assert.deepEqual(await refused.page.evaluate(() => window.glam.flush()), [false, true], 'the span flush fails, there were no logs');
@@ -187,19 +215,17 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
 
     // The allowed origin's events are the barrier: once they are in, any
     // event of the stranger's session would be too.
-    const allowed = await newPage(t, browser());
-    await allowed.page.goto(`${app.origin}/otel.html?ingest=${encodeURIComponent(collector.ingest)}`);
-    const sessionId = await allowed.page.evaluate(() => window.glam.sessionId);
+    const allowed = await openApp(t, app.origin, `?ingest=${encodeURIComponent(collector.ingest)}`);
     await viewProbe(allowed.page, 'gc_ms');
     assert.deepEqual(await allowed.page.evaluate(() => window.glam.flush()), [true, true]);
     const out = await settle(collector, 2, allowed.context);
 
-    assert.notEqual(sessionId, strangerSession);
+    assert.notEqual(allowed.sessionId, refused.sessionId);
     assert.deepEqual(tally(out), {
       events: 2,
       byName: { 'page.view': 1, 'probe.view': 1 },
       byProbe: { gc_ms: 1 },
-      bySession: { [sessionId]: 2 },
+      bySession: { [allowed.sessionId]: 2 },
       bySource: { otlp_traces: 2 },
       measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
     });

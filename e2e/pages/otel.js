@@ -7,12 +7,16 @@
 //              the page (default /api/v1/ingest, the same-origin proxy)
 //   transport  "fetch" (the SDK's OTLP/HTTP exporters, default) or "beacon"
 //              (log records sent by navigator.sendBeacon as text/plain)
+//   format     "json" (the *-otlp-http exporters, default) or "proto" (the
+//              *-otlp-proto exporters: application/x-protobuf)
 //   timeout    the exporters' timeoutMillis, retries included (SDK default
 //              10000): a refused export gives up sooner with a smaller one
 import { WebTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-web';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPTraceProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { LoggerProvider, BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPLogExporter as OTLPLogProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { JsonLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
@@ -20,6 +24,9 @@ const params = new URLSearchParams(location.search);
 const ingest = new URL(params.get('ingest') || '/api/v1/ingest', location.href).href.replace(/\/$/, '');
 const transport = params.get('transport') || 'fetch';
 const timeoutMillis = Number(params.get('timeout')) || undefined;
+const proto = params.get('format') === 'proto';
+const TraceExporter = proto ? OTLPTraceProtoExporter : OTLPTraceExporter;
+const LogExporter = proto ? OTLPLogProtoExporter : OTLPLogExporter;
 
 // A session lives as long as the tab, like GLAM's: reloads keep it.
 let sessionId = sessionStorage.getItem('glam.session.id');
@@ -65,7 +72,7 @@ const batching = { scheduledDelayMillis: 600000, maxQueueSize: 2048, maxExportBa
 // must drop it (it keeps a coarse browser family at most).
 const tracerProvider = new WebTracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'glam', 'session.id': sessionId, 'user_agent.original': navigator.userAgent }),
-  spanProcessors: [new BatchSpanProcessor(witnessed('traces', new OTLPTraceExporter({ url: `${ingest}/v1/traces`, timeoutMillis })), batching)],
+  spanProcessors: [new BatchSpanProcessor(witnessed('traces', new TraceExporter({ url: `${ingest}/v1/traces`, timeoutMillis })), batching)],
 });
 const tracer = tracerProvider.getTracer('glam-app');
 
@@ -73,7 +80,7 @@ const tracer = tracerProvider.getTracer('glam-app');
 // the receiver's per-record session path is exercised too.
 const logExporter = transport === 'beacon'
   ? new BeaconLogExporter(`${ingest}/v1/logs`)
-  : new OTLPLogExporter({ url: `${ingest}/v1/logs`, timeoutMillis });
+  : new LogExporter({ url: `${ingest}/v1/logs`, timeoutMillis });
 const loggerProvider = new LoggerProvider({
   resource: resourceFromAttributes({ 'service.name': 'glam' }),
   processors: [new BatchLogRecordProcessor({ exporter: witnessed('logs', logExporter), ...batching })],
