@@ -39,8 +39,8 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   const browser = useBrowser();
 
   // openApp opens the page at origin and reads the session it started.
-  async function openApp(t, origin, query = '') {
-    const opened = await newPage(t, browser());
+  async function openApp(t, origin, query = '', options = {}) {
+    const opened = await newPage(t, browser(), options);
     await opened.page.goto(`${origin}/otel.html${query}`);
     return { ...opened, sessionId: await opened.page.evaluate(() => window.glam.sessionId) };
   }
@@ -48,8 +48,8 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
   // behindGLAM: the collector behind GLAM's own domain, which forwards the
   // ingest paths, and the page open there: it posts to its own origin, so
   // no CORS is involved.
-  async function behindGLAM(t, { query = '', loseResponses = 0 } = {}) {
-    const collector = await setUp(t);
+  async function behindGLAM(t, { query = '', loseResponses = 0, receiver = {} } = {}) {
+    const collector = await setUp(t, { receiver });
     const glam = await site(t, { proxy: { target: collector.origin, routes: [[`${ingestPrefix}/`, `${ingestPrefix}/`]], loseResponses } });
     return { collector, glam, ...(await openApp(t, glam.origin, query)) };
   }
@@ -191,6 +191,32 @@ describe('OpenTelemetry JS web SDK', browserSuite(), () => {
       bySession: { [sessionId]: 3 },
       bySource: { otlp_traces: 3 },
       measurements: { 'glam.events': 3, 'glam.probe_views': 2, 'glam.page_views': 1 },
+    });
+  });
+
+  it('Do Not Track: with respect_do_not_track, a browser sending DNT: 1 is answered 200 and nothing of it is counted', async (t) => {
+    const { collector, glam, page, context } = await behindGLAM(t, { receiver: { respect_do_not_track: true } });
+    await viewProbe(page, 'gc_ms');
+    // Another person, whose browser sends DNT: 1 with every request.
+    const tracked = await openApp(t, glam.origin, '', { headers: { DNT: '1' } });
+    await viewProbe(tracked.page, 'gc_ms');
+    await search(tracked.page, 'gc');
+    assert.deepEqual(await tracked.page.evaluate(() => window.glam.flush()), [true, true], 'the SDK sees success and does not retry');
+    assert.deepEqual(glam.forwarded.map((r) => `${r.targetPath} ${r.status}`).sort(), [
+      `${ingestPrefix}/v1/logs 200`, `${ingestPrefix}/v1/traces 200`,
+    ]);
+
+    // The page without DNT is the barrier.
+    const sessionId = await page.evaluate(() => window.glam.sessionId);
+    assert.deepEqual(await page.evaluate(() => window.glam.flush()), [true, true]);
+    const out = await settle(collector, 2, context, tracked.context);
+    assert.deepEqual(tally(out), {
+      events: 2,
+      byName: { 'page.view': 1, 'probe.view': 1 },
+      byProbe: { gc_ms: 1 },
+      bySession: { [sessionId]: 2 },
+      bySource: { otlp_traces: 2 },
+      measurements: { 'glam.events': 2, 'glam.probe_views': 1, 'glam.page_views': 1 },
     });
   });
 

@@ -36,8 +36,9 @@ export async function launchBrowser() {
 // A browser context that records every request the page makes and how it
 // ended, as the browser saw it: the status, or the network error (a CORS
 // refusal shows up as a failed request).
-export async function openPage(browser, { ignoreHTTPSErrors = false } = {}) {
-  const context = await browser.newContext({ ignoreHTTPSErrors });
+// headers are sent with every request, as a browser setting would (DNT).
+export async function openPage(browser, { ignoreHTTPSErrors = false, headers = {} } = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors, extraHTTPHeaders: headers });
   const page = await context.newPage();
   const network = [];
   const console = [];
