@@ -62,7 +62,14 @@ func (v *view) recordFixed(t, now int64, value float64, key []byte) outcome {
 }
 
 func (v *view) takeFixed() []point {
-	var points []point
+	n := 0
+	for _, w := range v.fixed.byStart {
+		n += len(w.dirty)
+	}
+	if n == 0 {
+		return nil
+	}
+	points := make([]point, 0, n)
 	for _, start := range slices.Sorted(maps.Keys(v.fixed.byStart)) {
 		w := v.fixed.byStart[start]
 		for _, s := range w.dirty {

@@ -44,9 +44,24 @@ func putTags(attrs pcommon.Map, keys []string, key string) {
 		if present == 0 {
 			continue
 		}
-		n, w := binary.Uvarint([]byte(key[:min(len(key), binary.MaxVarintLen64)]))
+		n, w := uvarint(key)
 		key = key[w:]
 		attrs.PutStr(k, key[:n])
 		key = key[n:]
 	}
+}
+
+// uvarint is binary.Uvarint for a string, which spares converting the key
+// to a byte slice for every tag of every flushed point.
+func uvarint(s string) (value uint64, width int) {
+	var shift uint
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x80 {
+			return value | uint64(b)<<shift, i + 1
+		}
+		value |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }
