@@ -74,6 +74,8 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
     });
   } catch (err) {
     proc.kill('SIGKILL');
+    await exit;
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
 

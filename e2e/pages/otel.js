@@ -28,7 +28,7 @@ const proto = params.get('format') === 'proto';
 const TraceExporter = proto ? OTLPTraceProtoExporter : OTLPTraceExporter;
 const LogExporter = proto ? OTLPLogProtoExporter : OTLPLogExporter;
 
-// A session lives as long as the tab, like GLAM's: reloads keep it.
+// A session lives as long as the tab: reloads keep it (sessionStorage).
 let sessionId = sessionStorage.getItem('glam.session.id');
 if (!sessionId) {
   sessionId = crypto.randomUUID();
