@@ -153,6 +153,36 @@ describe('Glean.js', browserSuite(), () => {
     assert.ok(preflights.every((r) => r.status >= 200 && r.status < 300), `preflights: ${preflights.map((r) => r.status)}`);
   });
 
+  it('page hidden: Glean.js sends nothing then; its pending events leave with the next page load, counted once', async (t) => {
+    const { site: glam, to } = await ingestSite(t);
+    const collector = await collectorFor(t, { allowedOrigins: [glam.origin] });
+    to(collector);
+    const { page, context } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    // Three events per ping: the page load and a probe view do not fill one.
+    await page.goto(`${glam.origin}/glean.html?maxEvents=3`);
+    await viewProbe(page, 'gc_ms');
+    await page.goto('about:blank');
+    assert.deepEqual(glam.forwarded, [], 'Glean.js submits nothing on pagehide');
+
+    // Back to GLAM (same browser storage, same session): the new page load
+    // joins the two stored events and fills the ping.
+    await page.goto(`${glam.origin}/glean.html?maxEvents=3`);
+    const sent = await pings(page, 1);
+    assert.deepEqual(sent.map((p) => [p.ping_info.reason, p.events.length]), [['max_capacity', 3]]);
+    const sessionId = sent[0].client_info.session_id;
+    const out = await settle(collector, 3, context);
+
+    assert.deepEqual(tally(out), {
+      events: 3,
+      byName: { 'glean.page_load': 2, 'probe.view': 1 },
+      byProbe: { gc_ms: 1 },
+      bySession: { [sessionId]: 3 },
+      bySource: { glean: 3 },
+      measurements: { 'glam.events': 3, 'glam.probe_views': 1, 'glam.page_views': 2 },
+    });
+    assert.equal(glam.forwarded.length, 1);
+  });
+
   it('a response lost after the collector took a ping: Glean sends the same document again, its events count once', async (t) => {
     const { site: glam, to } = await ingestSite(t, { loseResponses: 1 });
     const collector = await collectorFor(t, { allowedOrigins: [glam.origin] });
