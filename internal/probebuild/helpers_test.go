@@ -231,6 +231,9 @@ func waitStatus(t testing.TB, pool *pgxpool.Pool, id, status string) *Job {
 		if j.Status == status {
 			return j
 		}
+		if j.Done() {
+			t.Fatalf("job %s is %s (error %q), not %s", id, j.Status, j.Error, status)
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("job %s is %s (stage %q, error %q), never %s", id, j.Status, j.Stage, j.Error, status)
 		}

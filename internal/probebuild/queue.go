@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,8 @@ func scanJob(row pgx.Row) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.Progress = float64(progress)
+	// real is single precision: show 0.01, not 0.009999999776482582.
+	j.Progress = math.Round(float64(progress)*1e4) / 1e4
 	if err := json.Unmarshal(build, &j.Build); err != nil {
 		return nil, fmt.Errorf("job %s: build: %w", j.ID, err)
 	}

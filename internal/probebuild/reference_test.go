@@ -348,7 +348,7 @@ func refScalars(t *testing.T, src refSource, b Build, minBuild, minUsers int64) 
 			label = ""
 			for _, bk := range bucketsOf[v.cr.metric+"\x00"+v.cr.key] {
 				if v.value >= bk {
-					label = strconv.FormatFloat(bk+0.0001, 'f', 2, 64)
+					label = scalarLabel(bk)
 				}
 			}
 		}
@@ -440,6 +440,10 @@ func storedRows(t *testing.T, pool *pgxpool.Pool, b Build) []Row {
 		require.NoError(t, rows.Scan(&r.Version, &r.OS, &r.BuildID, &r.Process, &r.AppID, &r.Channel, &r.PingType, &r.BuildDate,
 			&r.Metric, &r.MetricKey, &r.MetricType, &r.ClientAggType, &r.TotalUsers, &r.TotalSample,
 			&r.Histogram, &r.Percentiles, &r.NonNormHist, &r.NonNormPercent))
+		if r.BuildDate != nil {
+			utc := r.BuildDate.UTC()
+			r.BuildDate = &utc
+		}
 		out = append(out, r)
 	}
 	require.NoError(t, rows.Err())

@@ -30,7 +30,7 @@ type dims struct {
 // its per-bucket sums.
 type histogramResult struct {
 	dims
-	TotalSample int64              `bigquery:"total_sample"`
+	TotalSample float64            `bigquery:"total_sample"`
 	FirstBucket bigquery.NullInt64 `bigquery:"first_bucket"`
 	LastBucket  bigquery.NullInt64 `bigquery:"last_bucket"`
 	NumBuckets  bigquery.NullInt64 `bigquery:"num_buckets"`
@@ -46,10 +46,13 @@ type histogramResult struct {
 type scalarResult struct {
 	dims
 	TotalSample float64 `bigquery:"total_sample"`
-	Counts      []struct {
-		Key     bigquery.NullString `bigquery:"key"`
-		Votes   float64             `bigquery:"votes"`
-		Clients int64               `bigquery:"clients"`
+	// Counts are per bucket: Label for booleans, Bucket (its lower bound)
+	// for numbers; neither for a value below the first bucket.
+	Counts []struct {
+		Label   bigquery.NullString  `bigquery:"label"`
+		Bucket  bigquery.NullFloat64 `bigquery:"bucket"`
+		Votes   float64              `bigquery:"votes"`
+		Clients int64                `bigquery:"clients"`
 	} `bigquery:"counts"`
 	ScalarBuckets []float64 `bigquery:"scalar_buckets"`
 }
@@ -96,7 +99,7 @@ func histogramRows(b Build, results []histogramResult) []Row {
 		n := int64(math.Round(r.Users))
 		hist := dirichlet(labels, p, n)
 		nonNorm := filled(labels, raw)
-		rows = append(rows, newRow(b, r.dims, n, r.TotalSample, hist, nonNorm))
+		rows = append(rows, newRow(b, r.dims, n, int64(math.Round(r.TotalSample)), hist, nonNorm))
 	}
 	return rows
 }
@@ -214,9 +217,13 @@ func scalarRows(b Build, results []scalarResult) []Row {
 		var distinct int64
 		for _, c := range r.Counts {
 			distinct += c.Clients
-			if c.Key.Valid {
-				votes[c.Key.StringVal] += c.Votes
-				clients[c.Key.StringVal] += float64(c.Clients)
+			label := c.Label.StringVal
+			if c.Bucket.Valid {
+				label = scalarLabel(c.Bucket.Float64)
+			}
+			if label != "" {
+				votes[label] += c.Votes
+				clients[label] += float64(c.Clients)
 			}
 		}
 		n := int64(math.Round(r.Users))
@@ -230,12 +237,15 @@ func scalarRows(b Build, results []scalarResult) []Row {
 	return rows
 }
 
-// scalarBucketLabels labels the scalar bucket set as the ETL's
-// FORMAT('%.2f', bucket + 0.0001) does, merging buckets that round alike.
+// scalarLabel is the ETL's FORMAT('%.2f', bucket + 0.0001).
+func scalarLabel(b float64) string { return strconv.FormatFloat(b+0.0001, 'f', 2, 64) }
+
+// scalarBucketLabels labels the scalar bucket set, merging buckets that
+// round alike.
 func scalarBucketLabels(keys []float64) []bucket {
 	out := make([]bucket, 0, len(keys))
 	for _, k := range keys {
-		label := strconv.FormatFloat(k+0.0001, 'f', 2, 64)
+		label := scalarLabel(k)
 		if len(out) > 0 && out[len(out)-1].label == label {
 			continue
 		}

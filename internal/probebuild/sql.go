@@ -111,7 +111,7 @@ const histogramSQL = `
 WITH src AS (
   SELECT
     t.client_id, t.os, SAFE_CAST(CAST(t.app_version AS STRING) AS INT64) AS version, t.app_build_id AS build_id,
-    {{weight}} AS weight, {{part_src}} AS part, h.metric, h.metric_type, h.key AS metric_key,
+    CAST({{weight}} AS FLOAT64) AS weight, {{part_src}} AS part, h.metric, h.metric_type, h.key AS metric_key,
     h.agg_type AS client_agg_type, {{range_src}} h.value
   FROM {{table}} AS t CROSS JOIN UNNEST(t.histogram_aggregates) AS h
   WHERE t.channel = @channel AND t.submission_date >= @since AND LOWER(h.metric) = LOWER(@probe)
@@ -139,7 +139,7 @@ normalized AS (
     AND c.part = t.part AND c.metric = t.metric AND c.metric_type = t.metric_type AND c.metric_key = t.metric_key
     AND c.client_agg_type = t.client_agg_type
 ),
-cube AS (
+wildcards AS (
   SELECT n.version, IF(g.all_os, '*', n.os) AS os, IF(g.all_builds, '*', n.build_id) AS build_id,
     IF(g.all_parts, '*', n.part) AS part, n.metric, n.metric_type, n.metric_key, n.client_agg_type, n.bucket,
     n.count, n.weight, n.p, n.first_bucket, n.last_bucket, n.num_buckets
@@ -150,7 +150,7 @@ per_bucket AS (
   SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, bucket,
     SUM(p) AS p, SUM(count) AS r, SUM(count * weight) AS s,
     MIN(first_bucket) AS first_bucket, MAX(last_bucket) AS last_bucket, MAX(num_buckets) AS num_buckets
-  FROM cube
+  FROM wildcards
   GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, bucket
 )
 SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type,
@@ -166,7 +166,7 @@ const scalarSQL = `
 WITH src AS (
   SELECT
     t.client_id, t.os, SAFE_CAST(CAST(t.app_version AS STRING) AS INT64) AS version, t.app_build_id AS build_id,
-    {{weight}} AS weight, {{part_src}} AS part, s.metric, s.metric_type, s.key AS metric_key, s.agg_type, s.value
+    CAST({{weight}} AS FLOAT64) AS weight, {{part_src}} AS part, s.metric, s.metric_type, s.key AS metric_key, s.agg_type, s.value
   FROM {{table}} AS t CROSS JOIN UNNEST(t.scalar_aggregates) AS s
   WHERE t.channel = @channel AND t.submission_date >= @since AND LOWER(s.metric) = LOWER(@probe)
     AND CHAR_LENGTH(s.key) <= 200 AND {{keep}}
@@ -205,40 +205,39 @@ ranges AS (
       ARRAY(SELECT ROUND(POW(2, (hi - lo) / 100 * i), 2) FROM UNNEST(GENERATE_ARRAY(0, 99)) AS i ORDER BY i)) AS buckets
   FROM (
     SELECT metric, metric_key,
-      LOG(IF(MIN(value) <= 0, 1, MIN(value)), 2) AS lo, LOG(IF(MAX(value) <= 0, 1, MAX(value)), 2) AS hi
+      LN(IF(MIN(value) <= 0, 1, MIN(value))) / LN(2) AS lo, LN(IF(MAX(value) <= 0, 1, MAX(value))) / LN(2) AS hi
     FROM votes WHERE value IS NOT NULL
     GROUP BY metric, metric_key
   )
 ),
 bucketed AS (
   SELECT v.client_id, v.os, v.version, v.build_id, v.weight, v.part, v.metric, v.metric_type, v.metric_key,
-    v.client_agg_type, v.samples,
-    IF(v.value IS NULL, v.label,
-      FORMAT('%.2f', (SELECT MAX(b) FROM UNNEST(r.buckets) AS b WHERE v.value >= b) + 0.0001)) AS label
+    v.client_agg_type, v.samples, v.label,
+    IF(v.value IS NULL, NULL, (SELECT MAX(b) FROM UNNEST(r.buckets) AS b WHERE v.value >= b)) AS bucket
   FROM votes AS v LEFT JOIN ranges AS r ON v.metric = r.metric AND v.metric_key = r.metric_key
 ),
-cube AS (
+wildcards AS (
   SELECT b.client_id, b.version, IF(g.all_os, '*', b.os) AS os, IF(g.all_builds, '*', b.build_id) AS build_id,
     IF(g.all_parts, '*', b.part) AS part, b.metric, b.metric_type, b.metric_key, b.client_agg_type, b.label,
-    b.weight, b.samples
+    b.bucket, b.weight, b.samples
   FROM bucketed AS b CROSS JOIN UNNEST({{cube}}) AS g
   WHERE g.all_builds OR b.build_id IN (SELECT build_id FROM builds)
 ),
 per_bucket AS (
-  SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, label,
+  SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, label, bucket,
     SUM(weight) AS votes, COUNT(DISTINCT client_id) AS clients, SUM(samples * weight) AS s
-  FROM cube
-  GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, label
+  FROM wildcards
+  GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, label, bucket
 ),
-rows AS (
+grouped AS (
   SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type,
     SUM(votes) AS users, SUM(s) AS total_sample,
-    ARRAY_AGG(STRUCT(label AS key, votes AS votes, clients AS clients)) AS counts
+    ARRAY_AGG(STRUCT(label, bucket, votes, clients)) AS counts
   FROM per_bucket
   GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type
   HAVING SUM(votes) > @min_total_users
 )
-SELECT rows.version, rows.os, rows.build_id, rows.part, rows.metric, rows.metric_type, rows.metric_key,
-  rows.client_agg_type, rows.users, rows.total_sample, rows.counts, COALESCE(r.buckets, ARRAY<FLOAT64>[]) AS scalar_buckets
-FROM rows LEFT JOIN ranges AS r ON rows.metric = r.metric AND rows.metric_key = r.metric_key
+SELECT grouped.version, grouped.os, grouped.build_id, grouped.part, grouped.metric, grouped.metric_type, grouped.metric_key,
+  grouped.client_agg_type, grouped.users, grouped.total_sample, grouped.counts, COALESCE(r.buckets, ARRAY<FLOAT64>[]) AS scalar_buckets
+FROM grouped LEFT JOIN ranges AS r ON grouped.metric = r.metric AND grouped.metric_key = r.metric_key
 ORDER BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type`
