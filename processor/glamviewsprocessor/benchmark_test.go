@@ -140,7 +140,8 @@ func BenchmarkConsume(b *testing.B) {
 }
 
 // BenchmarkConsumeGLAMViews measures measurements/s through GLAM's seven
-// default views (a probe view feeds five of them), 10 000 probes.
+// default views (a probe view measurement feeds four of them), 10 000
+// probes.
 func BenchmarkConsumeGLAMViews(b *testing.B) {
 	_, consume := newBenchProcessor(b, glamViews()...)
 	replay(b, consume, warmUp(consume, "fixed", 10_000))
