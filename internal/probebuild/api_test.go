@@ -203,3 +203,19 @@ func TestPersonBeatsPrefetch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [2]int64{0, 3}, [2]int64{queued, running})
 }
+
+// Without BigQuery credentials the service still starts and serves the API;
+// builds fail at once with the reason.
+func TestStartsWithoutBigQueryCredentials(t *testing.T) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+	cfg := NewDefaultConfig()
+	pool := newPool(t)
+	s := newService(t, cfg, pool, nil)
+	srv := api(t, s)
+	resp, body := post(t, srv, gcRequest)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	j := waitStatus(t, pool, body["id"].(string), StatusFailed)
+	assert.Equal(t, 1, j.Attempts)
+	assert.Contains(t, j.Error, "attempt 1 of 3: bigquery client:")
+	assert.Contains(t, j.Error, "/nonexistent/key.json")
+}

@@ -39,7 +39,9 @@ type Service struct {
 
 // New checks cfg and prepares a service; the schema must already be
 // migrated (pgschema.Migrate creates the job and aggregation tables). The
-// BigQuery client is created at Start, and only when cfg.Workers > 0.
+// BigQuery client is made when the first build starts, so that a collector
+// without BigQuery credentials still starts and serves the API; the builds
+// then fail, with the reason shown by the status endpoint.
 func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("probe_builds: %w", err)
@@ -75,13 +77,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.Workers == 0 && !s.prefetching() {
 		return nil
 	}
-	if s.builder == nil && s.cfg.Workers > 0 {
-		b, err := NewBigQueryBuilder(ctx, s.cfg.BigQuery)
-		if err != nil {
-			return fmt.Errorf("probe_builds: %w", err)
-		}
-		s.builder = b
-	}
 	// The service outlives Start's ctx (a component's Start context ends
 	// when Start returns); Shutdown stops it.
 	runCtx, stop := context.WithCancel(context.Background())
@@ -115,10 +110,26 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c, ok := s.builder.(interface{ Close() error }); ok {
 		return c.Close()
 	}
 	return nil
+}
+
+// getBuilder returns the builder, connecting to BigQuery on first use.
+func (s *Service) getBuilder(ctx context.Context) (Builder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.builder == nil {
+		b, err := NewBigQueryBuilder(ctx, s.cfg.BigQuery)
+		if err != nil {
+			return nil, PermanentError{err}
+		}
+		s.builder = b
+	}
+	return s.builder, nil
 }
 
 // cancelLocal stops job id if one of this process's workers runs it.

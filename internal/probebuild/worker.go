@@ -136,7 +136,11 @@ func (s *Service) run(ctx context.Context, j *Job) {
 			}
 		}
 	}()
-	out, err := s.builder.Build(jctx, j.Build, progress.set)
+	builder, err := s.getBuilder(jctx)
+	var out Output
+	if err == nil {
+		out, err = builder.Build(jctx, j.Build, progress.set)
+	}
 	close(stopBeat)
 	<-beatDone
 
