@@ -127,14 +127,13 @@ func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	var ping gleanPing
-	dec := json.NewDecoder(bytes.NewReader(in.body))
-	if err := dec.Decode(&ping); err != nil {
-		writeStatus(w, encJSON, http.StatusBadRequest, "decoding Glean ping: "+err.Error())
+	if trimmed := bytes.TrimLeft(in.body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		writeStatus(w, encJSON, http.StatusBadRequest, "decoding Glean ping: the body is not a JSON object")
 		return
 	}
-	if dec.More() {
-		writeStatus(w, encJSON, http.StatusBadRequest, "decoding Glean ping: data after the ping object")
+	var ping gleanPing
+	if err := json.Unmarshal(in.body, &ping); err != nil {
+		writeStatus(w, encJSON, http.StatusBadRequest, "decoding Glean ping: "+err.Error())
 		return
 	}
 	start, err := parseGleanTime(ping.PingInfo.StartTime)

@@ -165,9 +165,10 @@ func TestGleanBadInput(t *testing.T) {
 		{"/submit/glam/events/v1/" + docID, `{}`, http.StatusBadRequest, `document version "v1" is not a number`},
 		{"/submit/glam/events/1/not-a-uuid", `{}`, http.StatusBadRequest, `document id "not-a-uuid" is not a UUID`},
 		{"/submit/gl%20am/events/1/" + docID, `{}`, http.StatusBadRequest, `application id "gl am" is not a Glean application id`},
-		{gleanPath_, `{"events":[`, http.StatusBadRequest, "decoding Glean ping: unexpected EOF"},
+		{gleanPath_, `{"events":[`, http.StatusBadRequest, "decoding Glean ping: unexpected end of JSON input"},
 		{gleanPath_, `{"events":{}}`, http.StatusBadRequest, "decoding Glean ping: json: cannot unmarshal object"},
-		{gleanPath_, `{} {}`, http.StatusBadRequest, "data after the ping object"},
+		{gleanPath_, `{} {}`, http.StatusBadRequest, "invalid character '{' after top-level value"},
+		{gleanPath_, `{}}`, http.StatusBadRequest, "invalid character '}' after top-level value"},
 		{gleanPath_, `{"ping_info":{"start_time":"yesterday"},"events":[{"category":"a","name":"b","timestamp":0}]}`, http.StatusBadRequest, `ping_info.start_time: "yesterday" is not an ISO 8601 date-time`},
 		{gleanPath_, `{"events":[{"category":"a","name":"b","timestamp":1.5}]}`, http.StatusBadRequest, "decoding Glean ping"},
 	} {
