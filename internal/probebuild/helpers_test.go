@@ -48,6 +48,9 @@ func TestMain(m *testing.M) {
 		_ = emulator.cmd.Process.Kill()
 		_ = emulator.cmd.Wait()
 	}
+	if builderBin.dir != "" {
+		_ = os.RemoveAll(builderBin.dir)
+	}
 	os.Exit(code)
 }
 
