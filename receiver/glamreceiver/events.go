@@ -18,11 +18,10 @@ type eventWriter struct {
 	records  plog.LogRecordSlice
 	open     bool
 	family   string
-	scratch  pcommon.Map
 }
 
 func newEventWriter(userAgent string) *eventWriter {
-	return &eventWriter{logs: plog.NewLogs(), family: browserFamily(userAgent), scratch: pcommon.NewMap()}
+	return &eventWriter{logs: plog.NewLogs(), family: browserFamily(userAgent)}
 }
 
 // startResource makes the following events belong to res.
@@ -45,7 +44,7 @@ func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
 		w.open = true
 	}
 	lr := ev.AppendTo(w.records)
-	mergeEventAttributes(lr.Attributes(), attrs, w.scratch)
+	mergeEventAttributes(lr.Attributes(), attrs)
 	setBrowserFamily(lr.Attributes(), w.family)
 	return lr
 }

@@ -47,18 +47,18 @@ func scrub(m pcommon.Map) {
 
 // mergeEventAttributes adds an item's attributes to the record a usage
 // event was just written to, minus the private ones, without letting them
-// override the event's own fields (id, name, session, source). scratch is
-// reused across calls to avoid an allocation per event. It runs in time
-// linear in the number of attributes, even for hostile counts.
-func mergeEventAttributes(dst, src, scratch pcommon.Map) {
-	if src.Len() == 0 {
-		return
-	}
-	dst.CopyTo(scratch)
-	src.CopyTo(dst)
-	scrub(dst)
-	for k, v := range scratch.All() {
-		v.CopyTo(dst.PutEmpty(k))
+// override the event's own fields (id, name, session, source) — nor a key
+// repeated in src override its first value. Each key costs a scan of dst,
+// which validation bounds to maxAttributes entries.
+func mergeEventAttributes(dst, src pcommon.Map) {
+	dst.EnsureCapacity(dst.Len() + src.Len())
+	for k, v := range src.All() {
+		if isPrivate(k, v) {
+			continue
+		}
+		if slot, existed := dst.GetOrPutEmpty(k); !existed {
+			v.CopyTo(slot)
+		}
 	}
 }
 
