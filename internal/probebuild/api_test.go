@@ -2,13 +2,16 @@ package probebuild
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 // Tests of the HTTP contract and the queue that need no worker: workers: 0
@@ -85,9 +88,10 @@ func TestPostQueuesAJobWithLocationAndRetryAfter(t *testing.T) {
 	assert.Equal(t, StatusQueued, body["status"])
 	assert.Equal(t, 0.0, body["progress"])
 
-	resp, body = call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id+"/result")
-	assert.Equal(t, http.StatusConflict, resp.StatusCode)
-	assert.Contains(t, body["error"], "is queued: it has no result")
+	resp, body = call(t, http.MethodGet, srv.URL+PathPrefix+"/"+id+"/result?os=Windows")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "no result yet: back to the status")
+	assert.Equal(t, PathPrefix+"/"+id+"?os=Windows", resp.Header.Get("Location"))
+	assert.Equal(t, StatusQueued, body["status"])
 
 	queued, running, err := QueueDepth(context.Background(), s.pool)
 	require.NoError(t, err)
@@ -218,4 +222,46 @@ func TestStartsWithoutBigQueryCredentials(t *testing.T) {
 	assert.Equal(t, 1, j.Attempts)
 	assert.Contains(t, j.Error, "attempt 1 of 3: bigquery client:")
 	assert.Contains(t, j.Error, "/nonexistent/key.json")
+}
+
+// With prefetch on, the hotlist's probes not built recently are queued at
+// low priority, once.
+func TestPrefetchQueuesHotProbesNotBuiltRecently(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Workers = 0
+	cfg.Prefetch = PrefetchConfig{Enabled: true, Interval: time.Hour, Days: 30, Limit: 3, NotBuiltWithin: 24 * time.Hour}
+	pool := newPool(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `INSERT INTO `+lastBuiltTable+` (product, channel, probe, built_at, job_id, versions, rows_written)
+		VALUES ('firefox', 'nightly', 'recent_probe', now() - interval '1 hour', gen_random_uuid(), '{120}', 5),
+		       ('firefox', 'nightly', 'stale_probe', now() - interval '3 days', gen_random_uuid(), '{120}', 5)`)
+	require.NoError(t, err)
+	asked := make(chan [2]int, 1)
+	s, err := New(cfg, pool, zap.NewNop())
+	require.NoError(t, err)
+	s.SetHotlist(func(_ context.Context, days, limit int) ([]Request, error) {
+		asked <- [2]int{days, limit}
+		return []Request{
+			{Product: "firefox", Channel: "nightly", Probe: "recent_probe"},
+			{Product: "firefox", Channel: "nightly", Probe: "stale_probe"},
+			{Product: "fenix", Channel: "release", Probe: "never_built"},
+		}, nil
+	})
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { _ = s.Shutdown(ctx) })
+	assert.Equal(t, [2]int{30, 3}, <-asked)
+	require.Eventually(t, func() bool {
+		queued, _, err := QueueDepth(ctx, pool)
+		return err == nil && queued == 2
+	}, time.Minute, 10*time.Millisecond)
+	rows, err := pool.Query(ctx, `SELECT build->>'probe', priority FROM `+jobsTable+` ORDER BY 1`)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var probe string
+		var prio int
+		require.NoError(t, rows.Scan(&probe, &prio))
+		got = append(got, fmt.Sprintf("%s/%d", probe, prio))
+	}
+	assert.Equal(t, []string{"never_built/0", "stale_probe/0"}, got)
 }

@@ -232,9 +232,15 @@ func TestProbeWithoutDataFailsAtOnce(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, StatusFailed, status["status"])
 	assert.Equal(t, j.Error, status["error"])
-	resp, res := call(t, http.MethodGet, srv.URL+PathPrefix+"/"+j.ID+"/result")
-	assert.Equal(t, http.StatusConflict, resp.StatusCode)
-	assert.Contains(t, res["error"], "has no data")
+	// A client following redirects from the result lands on the error.
+	resp, err := http.Get(srv.URL + PathPrefix + "/" + j.ID + "/result")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, PathPrefix+"/"+j.ID, resp.Request.URL.Path)
+	var followed Job
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&followed))
+	assert.Equal(t, j.Error, followed.Error)
 
 	// A missing table is permanent too.
 	cfg := testConfig(endpoint)
@@ -388,4 +394,31 @@ func TestShutdownHandsTheJobBack(t *testing.T) {
 	newService(t, cfg, pool, bigQueryBuilder(t, cfg))
 	done := waitStatus(t, pool, j.ID, StatusSucceeded)
 	assert.Equal(t, 1, done.Attempts, "with max_attempts 1, the handed-back attempt did not count")
+}
+
+// A job whose worker stops heart-beating on its last attempt fails, with
+// the reason.
+func TestLeaseExpiryOnTheLastAttemptFailsTheJob(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Lease = time.Second
+	cfg.MaxAttempts = 1
+	pool := newPool(t)
+	gate := newGate(noopBuilder{})
+	t.Cleanup(func() { close(gate.release) })
+	a, err := New(cfg, pool, zap.NewNop())
+	require.NoError(t, err)
+	a.builder = gate
+	a.cfg.Heartbeat = time.Hour
+	a.name = "stalled-host:1:abc"
+	require.NoError(t, a.Start(context.Background()))
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	j := enqueue(t, a, Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"})
+	<-gate.started
+
+	idle := cfg
+	idle.Workers = 1 // a second worker, whose lease checks find the expiry
+	newService(t, idle, pool, noopBuilder{})
+	failed := waitStatus(t, pool, j.ID, StatusFailed)
+	assert.Equal(t, "attempt 1 of 1: lease expired: worker stalled-host:1:abc#0 stopped sending heartbeats", failed.Error)
+	assert.NotNil(t, failed.FinishedAt)
 }

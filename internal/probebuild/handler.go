@@ -153,12 +153,9 @@ func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	view := r.URL.Query()
 	if j.Status != StatusSucceeded {
+		// No result (yet): back to the status, which says why.
 		w.Header().Set("Location", statusURL(j.ID, view))
-		msg := "probe build " + j.ID + " is " + j.Status + ": it has no result"
-		if j.Error != "" {
-			msg += ": " + j.Error
-		}
-		writeError(w, http.StatusConflict, msg)
+		writeJSON(w, http.StatusSeeOther, jobBody(j, view))
 		return
 	}
 	f, err := parseFilter(view, j.Build.Product)
