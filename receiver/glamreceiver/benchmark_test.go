@@ -14,14 +14,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
-	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
 )
 
 // The benchmarks drive the full HTTP handler the server runs (confighttp's
@@ -110,20 +107,10 @@ func (bb *benchBody) renumber(i int) {
 }
 
 func startBenchReceiver(b *testing.B) http.Handler {
-	cfg := createDefaultConfig().(*Config)
-	cfg.ServerConfig.NetAddr.Endpoint = "localhost:0"
-	set := receivertest.NewNopSettings(metadata.Type)
-	ctx := context.Background()
-	f := NewFactory()
-	tr, err := f.CreateTraces(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(b, err)
-	_, err = f.CreateLogs(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(b, err)
-	_, err = f.CreateMetrics(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(b, err)
-	require.NoError(b, tr.Start(ctx, componenttest.NewNopHost()))
+	tr, _, _ := createNopSignals(b, createDefaultConfig().(*Config))
+	require.NoError(b, tr.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, tr.Shutdown(context.Background())) })
-	return tr.(*sharedComponent).receiver.server.Handler
+	return tr.receiver.server.Handler
 }
 
 func BenchmarkTraces(b *testing.B) {

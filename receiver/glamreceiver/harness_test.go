@@ -17,8 +17,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
 	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadatatest"
 )
 
@@ -240,4 +242,20 @@ func mapOf(t *testing.T, raw map[string]any) pcommon.Map {
 	m := pcommon.NewMap()
 	require.NoError(t, m.FromRaw(raw))
 	return m
+}
+
+// createNopSignals creates the traces, logs and metrics receivers of one
+// config, each into a no-op consumer, on a free localhost port.
+func createNopSignals(tb testing.TB, cfg *Config) (traces, logs, metrics *sharedComponent) {
+	cfg.ServerConfig.NetAddr.Endpoint = "localhost:0"
+	set := receivertest.NewNopSettings(metadata.Type)
+	ctx := context.Background()
+	factory := NewFactory()
+	tr, err := factory.CreateTraces(ctx, set, cfg, consumertest.NewNop())
+	require.NoError(tb, err)
+	lr, err := factory.CreateLogs(ctx, set, cfg, consumertest.NewNop())
+	require.NoError(tb, err)
+	mr, err := factory.CreateMetrics(ctx, set, cfg, consumertest.NewNop())
+	require.NoError(tb, err)
+	return tr.(*sharedComponent), lr.(*sharedComponent), mr.(*sharedComponent)
 }

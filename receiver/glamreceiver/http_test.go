@@ -201,6 +201,7 @@ func TestCORSPreflightAsBrowsersSendIt(t *testing.T) {
 			assert.Equal(t, http.StatusOK, resp.status)
 			assert.Equal(t, "https://pr-12.preview.glam.example", resp.header.Get("Access-Control-Allow-Origin"))
 			assert.Equal(t, "true", resp.header.Get("Access-Control-Allow-Credentials"))
+			assert.Equal(t, "Retry-After", resp.header.Get("Access-Control-Expose-Headers"), "the SDK's retry logic can read Retry-After")
 		})
 	}
 }

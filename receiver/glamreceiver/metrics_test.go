@@ -9,16 +9,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
-	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
 	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadatatest"
 )
 
@@ -126,40 +123,30 @@ func TestNoMeasuresMeansNoMeasurements(t *testing.T) {
 
 func TestSignalsShareOneServer(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
-	cfg.ServerConfig.NetAddr.Endpoint = "localhost:0"
-	set := receivertest.NewNopSettings(metadata.Type)
 	ctx := context.Background()
-	factory := NewFactory()
-	tr, err := factory.CreateTraces(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	lr, err := factory.CreateLogs(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	mr, err := factory.CreateMetrics(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	assert.Same(t, tr.(*sharedComponent).receiver, lr.(*sharedComponent).receiver)
-	assert.Same(t, tr.(*sharedComponent).receiver, mr.(*sharedComponent).receiver)
+	tr, lr, mr := createNopSignals(t, cfg)
+	assert.Same(t, tr.receiver, lr.receiver)
+	assert.Same(t, tr.receiver, mr.receiver)
 
 	other := createDefaultConfig().(*Config)
-	or, err := factory.CreateLogs(ctx, set, other, consumertest.NewNop())
-	require.NoError(t, err)
-	assert.NotSame(t, tr.(*sharedComponent).receiver, or.(*sharedComponent).receiver, "another component ID gets its own server")
+	or, _, _ := createNopSignals(t, other)
+	assert.NotSame(t, tr.receiver, or.receiver, "another component ID gets its own server")
 	require.NoError(t, or.Shutdown(ctx))
 
 	host := componenttest.NewNopHost()
 	require.NoError(t, tr.Start(ctx, host))
 	require.NoError(t, lr.Start(ctx, host), "starting the second signal reuses the running server")
 	require.NoError(t, mr.Start(ctx, host))
-	r := tr.(*sharedComponent).receiver
+	r := tr.receiver
 	resp, err := http.Post("http://"+r.addr.String()+cfg.PathPrefix+"/v1/metrics", "application/x-protobuf", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "an empty body is an empty export")
-	for _, c := range []interface{ Shutdown(context.Context) error }{tr, lr, mr} {
+	for _, c := range []*sharedComponent{tr, lr, mr} {
 		require.NoError(t, c.Shutdown(ctx))
 	}
 
-	again, err := factory.CreateTraces(ctx, set, cfg, consumertest.NewNop())
-	require.NoError(t, err)
-	assert.NotSame(t, r, again.(*sharedComponent).receiver, "after shutdown the config gets a fresh receiver")
+	again, _, _ := createNopSignals(t, cfg)
+	assert.NotSame(t, r, again.receiver, "after shutdown the config gets a fresh receiver")
 	require.NoError(t, again.Shutdown(ctx))
 }

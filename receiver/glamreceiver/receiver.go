@@ -108,24 +108,32 @@ func (r *glamReceiver) serve(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// serverConfig is the configured server with the CORS headers browsers
-// really send always allowed: the OTel JS SDK's preflight asks for
-// content-type, and a body it compresses adds content-encoding. Listing
-// allowed_headers replaces rather than extends the defaults, so a config
-// that adds `authorization` would otherwise break every export.
+// serverConfig is the configured server with what browsers need from CORS
+// always granted: the OTel JS SDK's preflight asks for content-type, a body
+// it compresses adds content-encoding, and its retry logic reads
+// Retry-After, which a cross-origin script can only see when exposed.
+// Listing allowed_headers replaces rather than extends the defaults, so a
+// config that adds `authorization` would otherwise break every export.
 func (r *glamReceiver) serverConfig() confighttp.ServerConfig {
 	server := r.cfg.ServerConfig
 	if cors := server.CORS.Get(); cors != nil {
 		augmented := *cors
-		augmented.AllowedHeaders = slices.Clone(cors.AllowedHeaders)
-		for _, h := range requiredCORSHeaders() {
-			if !slices.ContainsFunc(augmented.AllowedHeaders, func(s string) bool { return strings.EqualFold(s, h) }) {
-				augmented.AllowedHeaders = append(augmented.AllowedHeaders, h)
-			}
-		}
+		augmented.AllowedHeaders = withHeaders(cors.AllowedHeaders, requiredCORSHeaders())
+		augmented.ExposedHeaders = withHeaders(cors.ExposedHeaders, []string{"Retry-After"})
 		*server.CORS.Get() = augmented
 	}
 	return server
+}
+
+// withHeaders returns headers plus those of required it lacks, ignoring case.
+func withHeaders(headers, required []string) []string {
+	out := slices.Clone(headers)
+	for _, h := range required {
+		if !slices.ContainsFunc(out, func(s string) bool { return strings.EqualFold(s, h) }) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // requiredCORSHeaders are the request headers a preflight may ask for.
