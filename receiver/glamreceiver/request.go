@@ -67,7 +67,7 @@ func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpo
 	mediaType, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	switch {
 	case err != nil:
-		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, "missing or malformed Content-Type; use "+r.mediaTypes(allowProto))
+		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, "missing or malformed Content-Type; use "+mediaTypes(allowProto))
 		return nil, false
 	case mediaType == mediaJSON:
 	case mediaType == mediaProto && allowProto:
@@ -77,7 +77,7 @@ func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpo
 			return nil, false
 		}
 	default:
-		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q; use %s", mediaType, r.mediaTypes(allowProto)))
+		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q; use %s", mediaType, mediaTypes(allowProto)))
 		return nil, false
 	}
 	if r.cfg.RespectDoNotTrack && (req.Header.Get("DNT") == "1" || req.Header.Get("Sec-GPC") == "1") {
@@ -106,7 +106,7 @@ func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpo
 	return &request{enc: enc, received: received, body: body, userAgent: req.Header.Get("User-Agent")}, true
 }
 
-func (r *glamReceiver) mediaTypes(allowProto bool) string {
+func mediaTypes(allowProto bool) string {
 	if allowProto {
 		return mediaJSON + " or " + mediaProto
 	}

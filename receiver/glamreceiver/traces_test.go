@@ -123,6 +123,13 @@ func TestTracesBecomeUsageEvents(t *testing.T) {
 
 	_, err = h.tel.GetMetric("otelcol_receiver_glam_duplicate_events")
 	assert.Error(t, err, "no duplicates were counted")
+	accepted, err := h.tel.GetMetric("otelcol_receiver_accepted_spans")
+	require.NoError(t, err, "the collector's standard receiver metrics are reported")
+	points := accepted.Data.(metricdata.Sum[int64]).DataPoints
+	require.Len(t, points, 1)
+	assert.Equal(t, int64(2), points[0].Value)
+	transport, _ := points[0].Attributes.Value("transport")
+	assert.Equal(t, "http", transport.AsString())
 }
 
 func protoTraces(t *testing.T, spans int, start time.Time) []byte {
