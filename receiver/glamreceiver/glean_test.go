@@ -16,7 +16,7 @@ import (
 
 const (
 	docID      = "8b3e0b44-6dc4-4a7f-8f4c-7b0b6d3c9a11"
-	gleanPath_ = "/submit/glam/events/1/" + docID
+	gleanSubmitPath = "/submit/glam/events/1/" + docID
 )
 
 // gleanMinute formats a ping_info time as Glean.js does: to the minute.
@@ -44,7 +44,7 @@ func TestGleanPingEventsBecomeUsageEvents(t *testing.T) {
 		`{"category":"probe","name":"view","timestamp":1500,"extra":{"glam.probe.name":"gc_ms","glam.product":"firefox","glam.channel":"nightly"}}`,
 		fmt.Sprintf(`{"category":"probe","name":"search","timestamp":2000,"extra":{"query":"gc","results":7,"glean_timestamp":"%d"}}`, wall.UnixMilli()),
 	)
-	resp := h.post(gleanPath_, "application/json; charset=utf-8", body,
+	resp := h.post(gleanSubmitPath, "application/json; charset=utf-8", body,
 		"Date", now.UTC().Format(http.TimeFormat), "User-Agent", firefoxUA, "X-Telemetry-Agent", "Glean/5.0.8 (JS on Linux)")
 	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
 	assert.JSONEq(t, `{"acceptedEvents":3,"rejectedEvents":0,"duplicateEvents":0}`, string(resp.body))
@@ -85,7 +85,7 @@ func TestGleanPingEventsBecomeUsageEvents(t *testing.T) {
 		"glean.page_load counts as a page view; Glean events named like GLAM's count as those")
 
 	// Glean retries a ping with the same document id.
-	resp = h.post(gleanPath_, "application/json; charset=utf-8", body)
+	resp = h.post(gleanSubmitPath, "application/json; charset=utf-8", body)
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":0,"duplicateEvents":3,"errorMessage":"3 events already received were not counted again"}`, string(resp.body))
 	assert.Len(t, h.allRecords(), 3)
@@ -108,7 +108,7 @@ func TestGleanClientClock(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		now := time.Now()
 		clientNow := now.Add(time.Hour)
-		resp := h.post(gleanPath_, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event),
+		resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event),
 			"Date", clientNow.UTC().Format(http.TimeFormat))
 		require.Equal(t, http.StatusOK, resp.status, string(resp.body))
 		got := h.allRecords()[0].Timestamp().AsTime()
@@ -118,7 +118,7 @@ func TestGleanClientClock(t *testing.T) {
 	t.Run("Date header behind", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		clientNow := time.Now().Add(-3 * time.Hour)
-		resp := h.post(gleanPath_, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event),
+		resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event),
 			"Date", clientNow.UTC().Format(http.TimeFormat))
 		require.Equal(t, http.StatusOK, resp.status)
 		want := clientNow.Add(-5 * time.Minute).Truncate(time.Minute).Add(time.Minute).Add(3 * time.Hour)
@@ -127,7 +127,7 @@ func TestGleanClientClock(t *testing.T) {
 	t.Run("clock beyond max_correction", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		clientNow := time.Now().Add(72 * time.Hour)
-		resp := h.post(gleanPath_, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event, event),
+		resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(clientNow.Add(-5*time.Minute), clientNow, event, event),
 			"Date", clientNow.UTC().Format(http.TimeFormat))
 		require.Equal(t, http.StatusOK, resp.status)
 		assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":2,"duplicateEvents":0,"errorMessage":"2 of 2 events rejected: client clock differs from the receiver's by more than clock_skew::max_correction (2)"}`, string(resp.body))
@@ -136,7 +136,7 @@ func TestGleanClientClock(t *testing.T) {
 	t.Run("late upload without Date", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		end := time.Now().Add(-6 * time.Hour)
-		resp := h.post(gleanPath_, "application/json", gleanPingBody(end.Add(-5*time.Minute), end, event))
+		resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(end.Add(-5*time.Minute), end, event))
 		require.Equal(t, http.StatusOK, resp.status)
 		want := end.Add(-5 * time.Minute).Truncate(time.Minute).Add(time.Minute)
 		assert.Equal(t, want, h.allRecords()[0].Timestamp().AsTime().Local(), "a ping that waited is not moved forward")
@@ -144,7 +144,7 @@ func TestGleanClientClock(t *testing.T) {
 	t.Run("end time ahead without Date", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		end := time.Now().Add(2 * time.Hour)
-		resp := h.post(gleanPath_, "application/json", gleanPingBody(end.Add(-5*time.Minute), end, event))
+		resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(end.Add(-5*time.Minute), end, event))
 		require.Equal(t, http.StatusOK, resp.status)
 		got := h.allRecords()[0].Timestamp().AsTime()
 		assert.False(t, got.After(time.Now()), "a clock ahead shows in end_time and is corrected, got %v", got)
@@ -165,18 +165,18 @@ func TestGleanBadInput(t *testing.T) {
 		{"/submit/glam/events/v1/" + docID, `{}`, http.StatusBadRequest, `document version "v1" is not a number`},
 		{"/submit/glam/events/1/not-a-uuid", `{}`, http.StatusBadRequest, `document id "not-a-uuid" is not a UUID`},
 		{"/submit/gl%20am/events/1/" + docID, `{}`, http.StatusBadRequest, `application id "gl am" is not a Glean application id`},
-		{gleanPath_, `{"events":[`, http.StatusBadRequest, "decoding Glean ping: unexpected end of JSON input"},
-		{gleanPath_, `{"events":{}}`, http.StatusBadRequest, "decoding Glean ping: json: cannot unmarshal object"},
-		{gleanPath_, `{} {}`, http.StatusBadRequest, "invalid character '{' after top-level value"},
-		{gleanPath_, `{}}`, http.StatusBadRequest, "invalid character '}' after top-level value"},
-		{gleanPath_, `{"ping_info":{"start_time":"yesterday"},"events":[{"category":"a","name":"b","timestamp":0}]}`, http.StatusBadRequest, `ping_info.start_time: "yesterday" is not an ISO 8601 date-time`},
-		{gleanPath_, `{"events":[{"category":"a","name":"b","timestamp":1.5}]}`, http.StatusBadRequest, "decoding Glean ping"},
+		{gleanSubmitPath, `{"events":[`, http.StatusBadRequest, "decoding Glean ping: unexpected end of JSON input"},
+		{gleanSubmitPath, `{"events":{}}`, http.StatusBadRequest, "decoding Glean ping: json: cannot unmarshal object"},
+		{gleanSubmitPath, `{} {}`, http.StatusBadRequest, "invalid character '{' after top-level value"},
+		{gleanSubmitPath, `{}}`, http.StatusBadRequest, "invalid character '}' after top-level value"},
+		{gleanSubmitPath, `{"ping_info":{"start_time":"yesterday"},"events":[{"category":"a","name":"b","timestamp":0}]}`, http.StatusBadRequest, `ping_info.start_time: "yesterday" is not an ISO 8601 date-time`},
+		{gleanSubmitPath, `{"events":[{"category":"a","name":"b","timestamp":1.5}]}`, http.StatusBadRequest, "decoding Glean ping"},
 	} {
 		resp := h.post(tc.path, "application/json", []byte(tc.body))
 		assert.Equal(t, tc.status, resp.status, tc.path+" "+tc.body)
 		assert.Contains(t, statusMessage(t, resp), tc.message, tc.path+" "+tc.body)
 	}
-	resp := h.post(gleanPath_, "application/x-protobuf", []byte(`{}`))
+	resp := h.post(gleanSubmitPath, "application/x-protobuf", []byte(`{}`))
 	assert.Equal(t, http.StatusUnsupportedMediaType, resp.status, "Glean is JSON only")
 
 	// Bad events are rejected one by one, the others are accepted.
@@ -186,7 +186,7 @@ func TestGleanBadInput(t *testing.T) {
 		`{"category":"a","name":"b","timestamp":0,"extra":{"glean_timestamp":"soon"}}`,
 		`{"category":"a","name":"b","timestamp":99999999999999999}`,
 		`{"category":"a","name":"ok","timestamp":0}`)
-	resp = h.post(gleanPath_, "application/json", body)
+	resp = h.post(gleanSubmitPath, "application/json", body)
 	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
 	assert.JSONEq(t, `{"acceptedEvents":1,"rejectedEvents":4,"duplicateEvents":0,"errorMessage":"4 of 5 events rejected: Glean event has no category or name (1); Glean event extra is not a string, number or boolean (1); Glean event timestamp or glean_timestamp extra is not a usable number of milliseconds (2)"}`, string(resp.body))
 	records := h.allRecords()

@@ -102,7 +102,7 @@ func TestHugeAttributeCountsAreRefused(t *testing.T) {
 	for i := range extras {
 		extras[i] = fmt.Sprintf(`"e%d":"v"`, i)
 	}
-	resp = h.post(gleanPath_, "application/json", gleanPingBody(time.Now(), time.Now(), `{"category":"a","name":"b","timestamp":0,"extra":{`+strings.Join(extras, ",")+`}}`))
+	resp = h.post(gleanSubmitPath, "application/json", gleanPingBody(time.Now(), time.Now(), `{"category":"a","name":"b","timestamp":0,"extra":{`+strings.Join(extras, ",")+`}}`))
 	require.Equal(t, http.StatusBadRequest, resp.status)
 	assert.Equal(t, "event 0 has 129 extras; at most 128 are accepted", statusMessage(t, resp))
 
@@ -138,7 +138,7 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.status)
 	assert.Equal(t, "request body is not valid UTF-8", statusMessage(t, resp))
 
-	resp = h.post(gleanPath_, "application/json", gleanPingBody(time.Now(), time.Now(), "{\"category\":\"a\",\"name\":\"b\xff\",\"timestamp\":0}"))
+	resp = h.post(gleanSubmitPath, "application/json", gleanPingBody(time.Now(), time.Now(), "{\"category\":\"a\",\"name\":\"b\xff\",\"timestamp\":0}"))
 	require.Equal(t, http.StatusBadRequest, resp.status, "encoding/json would silently replace the byte")
 	assert.Empty(t, h.logs.AllLogs())
 }
@@ -152,7 +152,7 @@ func TestEmptyBodies(t *testing.T) {
 	assert.JSONEq(t, `{"partialSuccess":{}}`, string(resp.body))
 	resp = h.post("/v1/traces", "application/json", nil)
 	assert.Equal(t, http.StatusBadRequest, resp.status, "an empty JSON text is not a JSON object")
-	resp = h.post(gleanPath_, "application/json", nil)
+	resp = h.post(gleanSubmitPath, "application/json", nil)
 	assert.Equal(t, http.StatusBadRequest, resp.status)
 	assert.Empty(t, h.logs.AllLogs())
 }
