@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	docID      = "8b3e0b44-6dc4-4a7f-8f4c-7b0b6d3c9a11"
+	docID           = "8b3e0b44-6dc4-4a7f-8f4c-7b0b6d3c9a11"
 	gleanSubmitPath = "/submit/glam/events/1/" + docID
 )
 
