@@ -161,11 +161,18 @@ func (b *BigQueryBuilder) run(ctx context.Context, sql string, params []bigquery
 // BigQuery rejects) as permanent.
 func classify(err error) error {
 	var gerr *googleapi.Error
-	if errors.As(err, &gerr) {
-		switch gerr.Code {
-		case http.StatusBadRequest, http.StatusNotFound, http.StatusForbidden:
-			return PermanentError{err}
+	if !errors.As(err, &gerr) {
+		return err
+	}
+	for _, e := range gerr.Errors {
+		switch e.Reason {
+		case "rateLimitExceeded", "quotaExceeded", "backendError", "internalError":
+			return err // 403s among them: they pass
 		}
+	}
+	switch gerr.Code {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusForbidden:
+		return PermanentError{err}
 	}
 	return err
 }

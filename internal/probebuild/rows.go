@@ -24,6 +24,9 @@ type dims struct {
 	MetricKey     string  `bigquery:"metric_key"`
 	ClientAggType string  `bigquery:"client_agg_type"`
 	Users         float64 `bigquery:"users"`
+	// LatestVersion is the channel's latest version of the probe: the
+	// build covers it and the Versions-1 before it.
+	LatestVersion int64 `bigquery:"latest_version"`
 }
 
 // histogramResult is one row of histogramSQL: a GLAM row's dimensions and
@@ -80,7 +83,7 @@ func (b *BigQueryBuilder) histograms(ctx context.Context, table string, p queryP
 	if err != nil {
 		return nil, nil, err
 	}
-	return histogramRows(p.build, results), versionsOf(p.build, results, func(r histogramResult) int64 { return r.Version }), nil
+	return histogramRows(p.build, results), versionsOf(p.build, results, func(r histogramResult) int64 { return r.LatestVersion }), nil
 }
 
 // histogramRows turns per-bucket sums into GLAM rows: the row's bucket set,
@@ -194,7 +197,7 @@ func (b *BigQueryBuilder) scalars(ctx context.Context, table string, p queryPara
 	if err != nil {
 		return nil, nil, err
 	}
-	return scalarRows(p.build, results), versionsOf(p.build, results, func(r scalarResult) int64 { return r.Version }), nil
+	return scalarRows(p.build, results), versionsOf(p.build, results, func(r scalarResult) int64 { return r.LatestVersion }), nil
 }
 
 // booleanBuckets are the buckets of a boolean scalar's per-client votes.
@@ -282,8 +285,8 @@ func buildDate(buildID string) *time.Time {
 	return &t
 }
 
-// versionsOf lists the versions a build covered: the latest one found and
-// the ones before it, Versions in all.
+// versionsOf lists the versions a build covered: the latest one and the
+// ones before it, Versions in all.
 func versionsOf[T any](b Build, results []T, version func(T) int64) []int64 {
 	var latest int64
 	for _, r := range results {

@@ -152,14 +152,18 @@ per_bucket AS (
     MIN(first_bucket) AS first_bucket, MAX(last_bucket) AS last_bucket, MAX(num_buckets) AS num_buckets
   FROM wildcards
   GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type, bucket
+),
+grouped AS (
+  SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type,
+    SUM(p) AS users, SUM(s) AS total_sample,
+    MIN(first_bucket) AS first_bucket, MAX(last_bucket) AS last_bucket, MAX(num_buckets) AS num_buckets,
+    ARRAY_AGG(STRUCT(bucket AS key, p AS p, r AS r)) AS buckets
+  FROM per_bucket
+  GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type
+  HAVING ROUND(SUM(p)) > @min_total_users
 )
-SELECT version, os, build_id, part, metric, metric_type, metric_key, client_agg_type,
-  SUM(p) AS users, SUM(s) AS total_sample,
-  MIN(first_bucket) AS first_bucket, MAX(last_bucket) AS last_bucket, MAX(num_buckets) AS num_buckets,
-  ARRAY_AGG(STRUCT(bucket AS key, p AS p, r AS r)) AS buckets
-FROM per_bucket
-GROUP BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type
-HAVING ROUND(SUM(p)) > @min_total_users
+SELECT grouped.*, latest.version AS latest_version
+FROM grouped CROSS JOIN latest
 ORDER BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type`
 
 const scalarSQL = `
@@ -238,6 +242,7 @@ grouped AS (
   HAVING SUM(votes) > @min_total_users
 )
 SELECT grouped.version, grouped.os, grouped.build_id, grouped.part, grouped.metric, grouped.metric_type, grouped.metric_key,
-  grouped.client_agg_type, grouped.users, grouped.total_sample, grouped.counts, COALESCE(r.buckets, ARRAY<FLOAT64>[]) AS scalar_buckets
-FROM grouped LEFT JOIN ranges AS r ON grouped.metric = r.metric AND grouped.metric_key = r.metric_key
+  grouped.client_agg_type, grouped.users, grouped.total_sample, grouped.counts, COALESCE(r.buckets, ARRAY<FLOAT64>[]) AS scalar_buckets,
+  latest.version AS latest_version
+FROM grouped CROSS JOIN latest LEFT JOIN ranges AS r ON grouped.metric = r.metric AND grouped.metric_key = r.metric_key
 ORDER BY version, os, build_id, part, metric, metric_type, metric_key, client_agg_type`
