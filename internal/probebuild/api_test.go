@@ -265,3 +265,32 @@ func TestPrefetchQueuesHotProbesNotBuiltRecently(t *testing.T) {
 	}
 	assert.Equal(t, []string{"never_built/0", "stale_probe/0"}, got)
 }
+
+func TestFinishedJobsAreDeletedAfterRetention(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Workers = 0
+	cfg.FreshFor = time.Hour
+	cfg.JobRetention = 2 * time.Hour
+	pool := newPool(t)
+	s := newService(t, cfg, pool, nil)
+	ctx := context.Background()
+	var ids []string
+	for _, probe := range []string{"old_done", "recent_done", "old_queued"} {
+		ids = append(ids, enqueue(t, s, Request{Product: "firefox", Channel: "nightly", Probe: probe}).ID)
+	}
+	_, err := pool.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'succeeded', finished_at = now() - interval '3 hours' WHERE id = $1`, ids[0])
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'failed', finished_at = now() - interval '1 hour' WHERE id = $1`, ids[1])
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE `+jobsTable+` SET created_at = now() - interval '3 hours' WHERE id = $1`, ids[2])
+	require.NoError(t, err)
+	n, err := s.q.deleteExpired(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	_, err = s.q.get(ctx, ids[0])
+	assert.ErrorIs(t, err, ErrNotFound)
+	for _, id := range ids[1:] {
+		_, err := s.q.get(ctx, id)
+		assert.NoError(t, err)
+	}
+}

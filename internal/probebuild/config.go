@@ -39,6 +39,9 @@ type Config struct {
 	FreshFor time.Duration `mapstructure:"fresh_for"`
 	// RetryAfter is the poll interval suggested to clients in Retry-After.
 	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// JobRetention is how long finished jobs (and their status) are kept;
+	// 0 keeps them forever. The rows a job wrote stay in GLAM's tables.
+	JobRetention time.Duration `mapstructure:"job_retention"`
 
 	Prefetch PrefetchConfig `mapstructure:"prefetch"`
 }
@@ -152,6 +155,7 @@ func NewDefaultConfig() Config {
 		JobTimeout:      30 * time.Minute,
 		FreshFor:        24 * time.Hour,
 		RetryAfter:      2 * time.Second,
+		JobRetention:    30 * 24 * time.Hour,
 		Prefetch: PrefetchConfig{
 			Interval:       time.Hour,
 			Days:           90,
@@ -223,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FreshFor < 0 {
 		errs = append(errs, fmt.Errorf("fresh_for must not be negative, got %s", c.FreshFor))
+	}
+	if c.JobRetention < 0 || (c.JobRetention > 0 && c.JobRetention < c.FreshFor) {
+		errs = append(errs, fmt.Errorf("job_retention must be 0 (keep) or at least fresh_for (%s), got %s", c.FreshFor, c.JobRetention))
 	}
 	if p := c.Prefetch; p.Enabled {
 		if p.Interval <= 0 {

@@ -46,6 +46,7 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, 5, cfg.MaxAttempts)
 	assert.Equal(t, time.Hour, cfg.JobTimeout)
 	assert.Equal(t, 12*time.Hour, cfg.FreshFor)
+	assert.Equal(t, 7*24*time.Hour, cfg.JobRetention)
 	assert.Equal(t, PrefetchConfig{Enabled: true, Interval: 6 * time.Hour, Days: 30, Limit: 20, NotBuiltWithin: 72 * time.Hour}, cfg.Prefetch)
 }
 
@@ -72,6 +73,7 @@ func TestInvalidConfigListsEveryProblem(t *testing.T) {
 		"prefetch.interval must be positive",
 		"prefetch.days must be at least 1",
 		"prefetch.limit must be at least 1",
+		"job_retention must be 0 (keep) or at least fresh_for (12h0m0s), got 1h0m0s",
 	} {
 		assert.ErrorContains(t, err, want)
 	}

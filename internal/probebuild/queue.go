@@ -308,6 +308,21 @@ func (q *queue) reclaimExpired(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
+// deleteExpired removes finished jobs older than JobRetention, a batch at
+// a time, so that the job table stays the size of recent work.
+func (q *queue) deleteExpired(ctx context.Context) (int64, error) {
+	if q.cfg.JobRetention <= 0 {
+		return 0, nil
+	}
+	tag, err := q.pool.Exec(ctx, `DELETE FROM `+jobsTable+` WHERE id IN (SELECT id FROM `+jobsTable+`
+		WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < now() - $1::interval
+		LIMIT 1000 FOR UPDATE SKIP LOCKED)`, q.cfg.JobRetention)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
 // cancel cancels a queued or running job and tells its worker. It returns
 // the job and whether this call cancelled it (false: it was already over).
 func (q *queue) cancel(ctx context.Context, id string) (*Job, bool, error) {

@@ -24,6 +24,9 @@ func (s *Service) work(ctx context.Context, worker string) {
 			} else if n > 0 {
 				s.logger.Warn("probe builds: took back jobs whose worker stopped", zap.Int64("jobs", n))
 			}
+			if _, err := s.q.deleteExpired(ctx); err != nil {
+				s.logWaitErr(ctx, "delete expired jobs", err)
+			}
 			checkLeases = time.Now().Add(s.cfg.Lease / 2)
 		}
 		j, err := s.q.claim(ctx, worker)
