@@ -34,6 +34,20 @@ type Config struct {
 	// ClockSkew says how client clocks are corrected.
 	ClockSkew ClockSkewConfig `mapstructure:"clock_skew"`
 
+	// Glean configures the endpoint of Glean.js pings.
+	Glean GleanConfig `mapstructure:"glean"`
+
+	_ struct{}
+}
+
+// GleanConfig configures the endpoint of Glean.js pings.
+type GleanConfig struct {
+	// SubmitAtRoot also serves {path_prefix}/submit/... at /submit/...:
+	// Glean.js's serverEndpoint is an origin without a path, so without a
+	// proxy mapping /submit/ to the prefix this is the only route it can
+	// reach.
+	SubmitAtRoot bool `mapstructure:"submit_at_root"`
+
 	_ struct{}
 }
 
@@ -88,6 +102,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := validatePathPrefix(cfg.PathPrefix); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.Glean.SubmitAtRoot && (cfg.PathPrefix == gleanSubmit || strings.HasPrefix(cfg.PathPrefix, gleanSubmit+"/")) {
+		errs = append(errs, fmt.Errorf("path_prefix %q must not be %s or under it when glean::submit_at_root is on: root Glean pings and the receiver's own paths would overlap", cfg.PathPrefix, gleanSubmit))
 	}
 	if _, err := compileMeasures(cfg.Measures); err != nil {
 		errs = append(errs, err)

@@ -36,6 +36,7 @@ func TestLoadDefaultConfig(t *testing.T) {
 	assert.False(t, cfg.RespectDoNotTrack)
 	assert.Equal(t, DedupeConfig{MaxEntries: 100_000, TTL: 24 * time.Hour}, cfg.Dedupe)
 	assert.Equal(t, ClockSkewConfig{Tolerance: time.Minute, MaxCorrection: 24 * time.Hour}, cfg.ClockSkew)
+	assert.False(t, cfg.Glean.SubmitAtRoot, "the receiver stays under path_prefix until told")
 	assert.False(t, cfg.ServerConfig.CORS.HasValue(), "CORS stays off until configured")
 	events := map[string]string{}
 	for _, m := range cfg.Measures {
@@ -70,6 +71,7 @@ func TestLoadCustomConfig(t *testing.T) {
 	}
 	want.Dedupe = DedupeConfig{MaxEntries: 1000, TTL: time.Hour}
 	want.ClockSkew = ClockSkewConfig{Tolerance: 30 * time.Second, MaxCorrection: 48 * time.Hour}
+	want.Glean = GleanConfig{SubmitAtRoot: true}
 	assert.Equal(t, want, cfg)
 }
 
@@ -100,6 +102,7 @@ func TestConfigValidationErrors(t *testing.T) {
 		{"bad_skew", "clock_skew::max_correction must be positive and at least clock_skew::tolerance"},
 		{"no_endpoint", "endpoint must not be empty"},
 		{"double_wildcard_origin", `cors::allowed_origins: "https://*.*.example" has more than one wildcard`},
+		{"glean_root_overlap", `path_prefix "/submit/otlp" must not be /submit or under it when glean::submit_at_root is on`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,8 +19,9 @@ import (
 
 // Attributes the receiver derives from a Glean ping, besides the events'
 // extras. glam.channel and glam.os come from client_info only when the
-// event's extras did not set them: the GLAM app knows better which
-// channel and OS a person looked at than the channel of the app itself.
+// event's extras did not set them (see renameGlamExtras): the GLAM app
+// knows better which channel and OS a person looked at than the channel of
+// the app itself.
 const (
 	attrGleanLocale         = "glean.locale"
 	attrGleanDisplayVersion = "glean.app_display_version"
@@ -71,13 +72,17 @@ var (
 	uuidRE         = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
-// parseGleanPath reads the submission path; the status says whether a bad
-// path is unknown (404) or malformed (400).
-func (r *glamReceiver) parseGleanPath(urlPath string) (gleanPath, int, error) {
-	rest := strings.TrimPrefix(urlPath, r.cfg.PathPrefix+"/submit/")
-	parts := strings.Split(rest, "/")
+// gleanSubmit is where Glean's submission paths start, under path_prefix
+// and, with glean::submit_at_root, at the root too.
+const gleanSubmit = "/submit"
+
+// parseGleanPath reads the submission path below base ({prefix}/submit/ or
+// /submit/); the status says whether a bad path is unknown (404) or
+// malformed (400).
+func parseGleanPath(urlPath, base string) (gleanPath, int, error) {
+	parts := strings.Split(strings.TrimPrefix(urlPath, base), "/")
 	if len(parts) != 4 {
-		return gleanPath{}, http.StatusNotFound, fmt.Errorf("Glean pings go to %s/submit/{application_id}/{document_type}/{version}/{document_id}", r.cfg.PathPrefix)
+		return gleanPath{}, http.StatusNotFound, fmt.Errorf("Glean pings go to %s{application_id}/{document_type}/{version}/{document_id}", base)
 	}
 	p := gleanPath{appID: parts[0], docType: parts[1], version: parts[2], docID: parts[3]}
 	switch {
@@ -111,14 +116,19 @@ var gleanEndpoint = endpoint{
 	empty: func(w http.ResponseWriter, _ encoding) { writeGleanResponse(w, gleanResponse{}) },
 }
 
-// handleGlean takes a Glean.js ping: its events become usage events; a
-// document id received before is not counted again.
-func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request) {
+// gleanHandler serves the Glean submission paths below base: a ping's
+// events become usage events; a document id received before, on either
+// route, is not counted again.
+func (r *glamReceiver) gleanHandler(base string) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) { r.handleGlean(w, req, base) }
+}
+
+func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request, base string) {
 	if !r.emitsEvents() {
 		writeStatus(w, encJSON, http.StatusNotFound, "no pipeline takes usage events from this receiver")
 		return
 	}
-	path, status, err := r.parseGleanPath(req.URL.Path)
+	path, status, err := parseGleanPath(req.URL.Path, base)
 	if err != nil {
 		writeStatus(w, encJSON, status, err.Error())
 		return
@@ -200,6 +210,7 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 			in.reject(rejectGleanExtra)
 			continue
 		}
+		renameGlamExtras(m)
 		if ev.Timestamp > maxGleanOffsetMillis || ev.Timestamp < -maxGleanOffsetMillis {
 			in.reject(rejectGleanTime)
 			continue
@@ -244,51 +255,6 @@ func (in *intake) writeGlean(path gleanPath, attrs []pcommon.Map) plog.Logs {
 		}
 	}
 	return w.logs
-}
-
-// putExtras adds an event's extras as attributes, typed as sent (Glean.js
-// sends strings; newer SDKs also numbers and booleans). The
-// glean_timestamp extra is left out: it becomes the event time.
-func putExtras(m pcommon.Map, extras map[string]json.RawMessage) bool {
-	m.EnsureCapacity(len(extras) + 4)
-	for k, raw := range extras {
-		if k == gleanTimestampExtra {
-			continue
-		}
-		var v any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return false
-		}
-		switch v := v.(type) {
-		case nil:
-		case string:
-			m.PutStr(k, v)
-		case bool:
-			m.PutBool(k, v)
-		case json.Number:
-			if n, err := v.Int64(); err == nil {
-				m.PutInt(k, n)
-			} else if f, err := v.Float64(); err == nil {
-				m.PutDouble(k, f)
-			} else {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func putIfAbsent(m pcommon.Map, key, value string) {
-	if value == "" {
-		return
-	}
-	if _, ok := m.Get(key); !ok {
-		m.PutStr(key, value)
-	}
 }
 
 // parseMillis reads a millisecond count sent as a JSON number or string.

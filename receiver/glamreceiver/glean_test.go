@@ -203,3 +203,95 @@ func statusMessage(t *testing.T, resp reply) string {
 	require.NoError(t, json.Unmarshal(resp.body, &st), string(resp.body))
 	return st.Message
 }
+
+func TestGleanSubmitAtRoot(t *testing.T) {
+	const beacon = "text/plain;charset=UTF-8"
+	h := newHarness(t, func(cfg *Config) {
+		corsConfig()(cfg)
+		cfg.Glean.SubmitAtRoot = true
+	}, nil)
+	now := time.Now()
+	ping := gleanPingBody(now.Add(-time.Minute), now, `{"category":"probe","name":"view","timestamp":0,"extra":{"probe_name":"gc_ms"}}`)
+
+	// Glean.js's default upload, with serverEndpoint = the collector's origin.
+	resp := h.doAt(http.MethodPost, gleanSubmitPath, beacon, ping, "Origin", "https://glam.example")
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.JSONEq(t, `{"acceptedEvents":1,"rejectedEvents":0,"duplicateEvents":0}`, string(resp.body))
+	assert.Equal(t, "https://glam.example", resp.header.Get("Access-Control-Allow-Origin"))
+	resp = h.post(gleanSubmitPath, "application/json", ping)
+	require.Equal(t, http.StatusOK, resp.status)
+	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":0,"duplicateEvents":1,"errorMessage":"1 events already received were not counted again"}`, string(resp.body),
+		"one document, whichever route it took")
+	require.Len(t, h.allRecords(), 1)
+	assert.Equal(t, "gc_ms", attrs(h.allRecords()[0])[usage.AttrProbeName])
+
+	// The prefixed route's rules hold at the root.
+	const otherDoc = "/submit/glam/events/1/0f1e2d3c-4b5a-4968-8776-655443322110"
+	resp = h.doAt(http.MethodPost, otherDoc, beacon, ping, "Origin", "https://evil.example")
+	assert.Equal(t, http.StatusForbidden, resp.status, "beacons only from allowed origins")
+	resp = h.doAt(http.MethodGet, otherDoc, "", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.status)
+	resp = h.doAt(http.MethodPost, otherDoc, "application/x-protobuf", ping)
+	assert.Equal(t, http.StatusUnsupportedMediaType, resp.status)
+	resp = h.doAt(http.MethodPost, "/submit/glam/events/1", "application/json", []byte(`{}`))
+	assert.Equal(t, http.StatusNotFound, resp.status)
+	assert.Equal(t, "Glean pings go to /submit/{application_id}/{document_type}/{version}/{document_id}", statusMessage(t, resp))
+	resp = h.doAt(http.MethodPost, "/v1/traces", "application/json", oneSpan(1))
+	assert.Equal(t, http.StatusNotFound, resp.status, "only Glean is served at the root")
+	assert.Len(t, h.allRecords(), 1)
+
+	off := newHarness(t, nil, nil)
+	resp = off.doAt(http.MethodPost, gleanSubmitPath, "application/json", ping)
+	assert.Equal(t, http.StatusNotFound, resp.status, "glean::submit_at_root is off by default")
+	assert.Empty(t, off.logs.AllLogs())
+}
+
+func TestGleanSnakeCaseExtrasBecomeGlamAttributes(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	now := time.Now()
+	resp := h.post(gleanSubmitPath, "application/json", gleanPingBody(now.Add(-time.Minute), now,
+		// As a metrics.yaml in Glean's usual snake_case would define them.
+		`{"category":"probe","name":"view","timestamp":0,"extra":{"product":"fenix","probe_name":"gc_ms","probe_process":"parent","channel":"nightly","os":"Android"}}`,
+		// The names of GLAM's own probe query.
+		`{"category":"probe","name":"view","timestamp":1,"extra":{"product":"firefox","probe":"cycle_collector","process":"content"}}`,
+		// Dotted names win; extras that were not used stay as they are.
+		`{"category":"probe","name":"view","timestamp":2,"extra":{"glam.probe.name":"a11y_iatable_usage","probe_name":"other","probe":"x","glam.os":"*","os":"Windows"}}`,
+		`{"category":"probe","name":"view","timestamp":3,"extra":{"probe_name":"gc_ms","probe":"y","process":"gpu","probe_process":null}}`,
+	))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.JSONEq(t, `{"acceptedEvents":4,"rejectedEvents":0,"duplicateEvents":0}`, string(resp.body))
+
+	extras := map[string]bool{"product": true, "probe_name": true, "probe": true, "probe_process": true, "process": true, "channel": true, "os": true}
+	glamAttrs := func(m map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			if (strings.HasPrefix(k, "glam.") && k != usage.AttrSource) || extras[k] {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	records := h.allRecords()
+	require.Len(t, records, 4)
+	assert.Equal(t, map[string]any{
+		usage.AttrProduct: "fenix", usage.AttrProbeName: "gc_ms", usage.AttrProbeProcess: "parent", usage.AttrChannel: "nightly", usage.AttrOS: "Android",
+	}, glamAttrs(attrs(records[0])), "renamed, not copied")
+	assert.Equal(t, map[string]any{
+		usage.AttrProduct: "firefox", usage.AttrProbeName: "cycle_collector", usage.AttrProbeProcess: "content",
+		usage.AttrChannel: "release", usage.AttrOS: "Linux", // from client_info: the extras did not say
+	}, glamAttrs(attrs(records[1])))
+	assert.Equal(t, map[string]any{
+		usage.AttrProbeName: "a11y_iatable_usage", "probe_name": "other", "probe": "x", usage.AttrOS: "*", "os": "Windows", usage.AttrChannel: "release",
+	}, glamAttrs(attrs(records[2])))
+	assert.Equal(t, map[string]any{
+		usage.AttrProbeName: "gc_ms", "probe": "y", usage.AttrProbeProcess: "gpu", usage.AttrChannel: "release", usage.AttrOS: "Linux",
+	}, glamAttrs(attrs(records[3])), "probe_name is preferred to probe; a null extra is no extra")
+
+	probes := map[any]int{}
+	for _, m := range h.allMeasurements() {
+		if m.measure == usage.MeasureProbeViews {
+			probes[m.tags[usage.AttrProbeName]]++
+		}
+	}
+	assert.Equal(t, map[any]int{"gc_ms": 2, "cycle_collector": 1, "a11y_iatable_usage": 1}, probes, "probe views are tagged by probe")
+}

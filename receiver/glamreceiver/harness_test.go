@@ -28,7 +28,7 @@ import (
 // given consumers) as its pipelines.
 type harness struct {
 	t       *testing.T
-	base    string // http://host:port + path_prefix
+	origin  string // http://host:port
 	cfg     *Config
 	tel     *componenttest.Telemetry
 	traces  *consumertest.TracesSink
@@ -99,7 +99,7 @@ func newHarness(t *testing.T, configure func(*Config), choose func(h *harness) p
 			require.NoError(t, c.Shutdown(context.Background()))
 		}
 	})
-	h.base = "http://" + components[0].receiver.addr.String() + cfg.PathPrefix
+	h.origin = "http://" + components[0].receiver.addr.String()
 	return h
 }
 
@@ -110,10 +110,17 @@ type reply struct {
 	body   []byte
 }
 
-// do sends a request to base+path; headers are name, value pairs.
+// do sends a request to path below path_prefix; headers are name, value
+// pairs.
 func (h *harness) do(method, path, contentType string, body []byte, headers ...string) reply {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.base+path, bytes.NewReader(body))
+	return h.doAt(method, h.cfg.PathPrefix+path, contentType, body, headers...)
+}
+
+// doAt sends a request to path on the receiver's server.
+func (h *harness) doAt(method, path, contentType string, body []byte, headers ...string) reply {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.origin+path, bytes.NewReader(body))
 	require.NoError(h.t, err)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

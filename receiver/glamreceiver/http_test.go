@@ -206,6 +206,32 @@ func TestCORSPreflightAsBrowsersSendIt(t *testing.T) {
 	}
 }
 
+func TestCORSPreflightOfGleanFetchUploads(t *testing.T) {
+	for name, headers := range map[string][]string{"default headers": nil, "custom headers": {"Authorization"}} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, corsConfig(headers...), nil)
+			// Glean.js uploads with fetch (a debug view tag or source tags
+			// set, or the beacon quota full): gzip and its own headers.
+			resp := h.do(http.MethodOptions, gleanSubmitPath, "", nil,
+				"Origin", "https://glam.example",
+				"Access-Control-Request-Method", "POST",
+				"Access-Control-Request-Headers", "content-encoding,content-type,x-debug-id,x-source-tags,x-telemetry-agent")
+			assert.Equal(t, http.StatusNoContent, resp.status)
+			assert.Equal(t, "https://glam.example", resp.header.Get("Access-Control-Allow-Origin"))
+			allowed := strings.ToLower(resp.header.Get("Access-Control-Allow-Headers"))
+			for _, header := range []string{"content-encoding", "content-type", "x-debug-id", "x-source-tags", "x-telemetry-agent"} {
+				assert.Contains(t, allowed, header)
+			}
+
+			resp = h.do(http.MethodOptions, gleanSubmitPath, "", nil,
+				"Origin", "https://glam.example",
+				"Access-Control-Request-Method", "POST",
+				"Access-Control-Request-Headers", "content-type,x-telemetry-agent,x-unlisted")
+			assert.Empty(t, resp.header.Get("Access-Control-Allow-Origin"), "a header nobody allowed still fails the preflight")
+		})
+	}
+}
+
 func TestBeaconBodiesOnlyFromAllowedOrigins(t *testing.T) {
 	h := newHarness(t, corsConfig(), nil)
 	const beacon = "text/plain;charset=UTF-8"

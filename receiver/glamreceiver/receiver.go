@@ -97,7 +97,8 @@ func (r *glamReceiver) serve(ctx context.Context, host component.Host) error {
 	}
 	r.addr = ln.Addr()
 	r.set.Logger.Info("Starting glam receiver",
-		zap.String("endpoint", ln.Addr().String()), zap.String("path_prefix", r.cfg.PathPrefix))
+		zap.String("endpoint", ln.Addr().String()), zap.String("path_prefix", r.cfg.PathPrefix),
+		zap.Bool("glean_submit_at_root", r.cfg.Glean.SubmitAtRoot))
 	r.serveDone = make(chan struct{})
 	go func() {
 		defer close(r.serveDone)
@@ -110,8 +111,10 @@ func (r *glamReceiver) serve(ctx context.Context, host component.Host) error {
 
 // serverConfig is the configured server with what browsers need from CORS
 // always granted: the OTel JS SDK's preflight asks for content-type, a body
-// it compresses adds content-encoding, and its retry logic reads
-// Retry-After, which a cross-origin script can only see when exposed.
+// it compresses adds content-encoding, Glean.js's fetch uploads add
+// X-Telemetry-Agent (and X-Debug-ID, X-Source-Tags when a person set them),
+// and the OTel SDK's retry logic reads Retry-After, which a cross-origin
+// script can only see when exposed.
 // Listing allowed_headers replaces rather than extends the defaults, so a
 // config that adds `authorization` would otherwise break every export.
 func (r *glamReceiver) serverConfig() confighttp.ServerConfig {
@@ -137,8 +140,10 @@ func withHeaders(headers, required []string) []string {
 }
 
 // requiredCORSHeaders are the request headers a preflight may ask for.
+// The x-* ones are Glean.js's (core/upload/worker.js, core/pings/maker.js).
 func requiredCORSHeaders() []string {
-	return []string{"accept", "content-type", "content-encoding", "x-requested-with"}
+	return []string{"accept", "content-type", "content-encoding", "x-requested-with",
+		"x-telemetry-agent", "x-debug-id", "x-source-tags"}
 }
 
 func (r *glamReceiver) shutdown(ctx context.Context) error {
@@ -152,7 +157,8 @@ func (r *glamReceiver) shutdown(ctx context.Context) error {
 	return r.shutdownErr
 }
 
-// routes maps the endpoints under path_prefix. Paths are matched without a
+// routes maps the endpoints under path_prefix, and Glean's at the root
+// when glean::submit_at_root asks for it. Paths are matched without a
 // method so that a wrong method gets a 405 in the OTLP error format rather
 // than the mux's plain-text one.
 func (r *glamReceiver) routes() http.Handler {
@@ -161,7 +167,10 @@ func (r *glamReceiver) routes() http.Handler {
 	mux.HandleFunc(prefix+"/v1/traces", r.handleTraces)
 	mux.HandleFunc(prefix+"/v1/logs", r.handleLogs)
 	mux.HandleFunc(prefix+"/v1/metrics", r.handleMetrics)
-	mux.HandleFunc(prefix+"/submit/", r.handleGlean)
+	mux.HandleFunc(prefix+gleanSubmit+"/", r.gleanHandler(prefix+gleanSubmit+"/"))
+	if r.cfg.Glean.SubmitAtRoot {
+		mux.HandleFunc(gleanSubmit+"/", r.gleanHandler(gleanSubmit+"/"))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, responseEncoding(req), http.StatusNotFound, "no glam receiver endpoint at "+req.URL.Path)
 	})
