@@ -16,7 +16,7 @@ CONFIG    ?= testdata/config.yaml
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml))
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './e2e/node_modules/*') go.mod go.sum
 
-.PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bigquery-emulator bench fuzz clean
+.PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bigquery-emulator probe-build-demo bench fuzz clean
 
 all: build
 
@@ -44,7 +44,13 @@ test-go: bigquery-emulator
 
 ## validate: every sample config in testdata/ passes `otelcol-glam validate`
 validate: build
-	@for f in testdata/*.yaml; do echo "validate $$f"; $(COLLECTOR) validate --config $$f; done
+	@for f in testdata/*.yaml testdata/probebuild/collector.yaml; do echo "validate $$f"; \
+	  GLAM_POSTGRES_DSN=$${GLAM_POSTGRES_DSN:-postgres://validate@127.0.0.1/glam} $(COLLECTOR) validate --config $$f; done
+
+## probe-build-demo: watch a probe build end to end — the BigQuery emulator with the sample data set, a
+## collector wired to it, and the three HTTP calls (request, poll, result)
+probe-build-demo: build bigquery-emulator
+	scripts/probe-build-demo.sh
 
 test-e2e: build
 	cd e2e && npm test
