@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 )
 
@@ -17,27 +18,25 @@ import (
 // GLAM's tables live in, and the same `probe_builds:` block the glam_usage
 // extension reads, so one block can serve both.
 type config struct {
-	// DSN of the Postgres shared with the collector and the GLAM app.
-	DSN string `mapstructure:"dsn"`
-	// MaxConns bounds the pool; each worker holds at most one connection at
-	// a time, plus one for LISTEN.
-	MaxConns int32 `mapstructure:"max_conns"`
+	// Postgres is shared with the collector and the GLAM app (`dsn`); each
+	// worker holds at most one connection at a time, plus one for LISTEN.
+	Postgres pgpool.Config `mapstructure:",squash"`
 	// CreateSchema applies the embedded migrations at start.
 	CreateSchema bool              `mapstructure:"create_schema"`
 	ProbeBuilds  probebuild.Config `mapstructure:"probe_builds"`
 }
 
 func defaultConfig() config {
-	return config{MaxConns: 8, CreateSchema: true, ProbeBuilds: probebuild.NewDefaultConfig()}
+	return config{Postgres: pgpool.Config{MaxConns: 8}, CreateSchema: true, ProbeBuilds: probebuild.NewDefaultConfig()}
 }
 
 func (c *config) Validate() error {
 	var errs []error
-	if c.DSN == "" {
-		errs = append(errs, errors.New("dsn is required"))
+	if err := c.Postgres.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if c.MaxConns < 2 {
-		errs = append(errs, fmt.Errorf("max_conns must be at least 2 (one worker and LISTEN), got %d", c.MaxConns))
+	if c.Postgres.MaxConns < 2 {
+		errs = append(errs, fmt.Errorf("max_conns must be at least 2 (one worker and LISTEN), got %d", c.Postgres.MaxConns))
 	}
 	if c.ProbeBuilds.Workers < 1 {
 		errs = append(errs, fmt.Errorf("probe_builds.workers must be at least 1 in glam-probe-builder, got %d", c.ProbeBuilds.Workers))

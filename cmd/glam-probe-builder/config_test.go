@@ -12,8 +12,8 @@ func TestSampleConfigLoadsWithEnvExpansion(t *testing.T) {
 	t.Setenv("GLAM_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/glam")
 	cfg, err := loadConfig(context.Background(), []string{"testdata/config.yaml"})
 	require.NoError(t, err)
-	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam", cfg.DSN)
-	assert.Equal(t, int32(8), cfg.MaxConns)
+	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam", string(cfg.Postgres.DSN))
+	assert.Equal(t, int32(8), cfg.Postgres.MaxConns)
 	assert.True(t, cfg.CreateSchema)
 	assert.Equal(t, 2, cfg.ProbeBuilds.Workers)
 	assert.Equal(t, "http://127.0.0.1:9050", cfg.ProbeBuilds.BigQuery.Endpoint)
@@ -23,7 +23,7 @@ func TestSampleConfigLoadsWithEnvExpansion(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	_, err := loadConfig(context.Background(), []string{"yaml:probe_builds::workers: 0"})
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "dsn is required")
+	assert.ErrorContains(t, err, "dsn must be set")
 	assert.ErrorContains(t, err, "probe_builds.workers must be at least 1 in glam-probe-builder, got 0")
 
 	_, err = loadConfig(context.Background(), []string{"yaml:dsn: postgres://x", "yaml:max_conns: 1", "yaml:probe_builds::lease: 1s"})

@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
@@ -57,14 +56,9 @@ func run(ctx context.Context, uris []string, shutdownTimeout time.Duration, logg
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+	pool, err := cfg.Postgres.New(ctx)
 	if err != nil {
-		return fmt.Errorf("dsn: %w", err)
-	}
-	pcfg.MaxConns = cfg.MaxConns
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	if cfg.CreateSchema {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
 // Config is the glam_postgres exporter's configuration.
@@ -18,11 +18,9 @@ type Config struct {
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	BackOffConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 
-	// DSN is the PostgreSQL connection string, as a URL or keyword/value
-	// pairs. Write it as ${env:VAR} to keep the password out of the file.
-	DSN configopaque.String `mapstructure:"dsn"`
-
-	PoolConfig `mapstructure:",squash"`
+	// Postgres is `dsn` and the pool's size, shared by the exporter's logs
+	// and metrics pipelines.
+	Postgres pgpool.Config `mapstructure:",squash"`
 
 	// CreateSchema applies the embedded migrations at start.
 	CreateSchema bool `mapstructure:"create_schema"`
@@ -32,15 +30,6 @@ type Config struct {
 
 	// prevent unkeyed literal initialization
 	_ struct{}
-}
-
-// PoolConfig sizes the connection pool that the exporter's logs and metrics
-// pipelines share.
-type PoolConfig struct {
-	MaxConns        int32         `mapstructure:"max_conns"`
-	MinConns        int32         `mapstructure:"min_conns"`
-	MaxConnLifetime time.Duration `mapstructure:"max_conn_lifetime"`
-	MaxConnIdleTime time.Duration `mapstructure:"max_conn_idle_time"`
 }
 
 // RawEventsConfig governs the raw event table's daily partitions.
@@ -66,22 +55,9 @@ const day = 24 * time.Hour
 
 // Validate checks the configuration.
 func (cfg *Config) Validate() error {
+	// dsn and the pool options are checked by pgpool.Config's own Validate,
+	// which the collector calls on every nested config.
 	var errs []error
-	if cfg.DSN == "" {
-		errs = append(errs, errors.New("dsn must be set"))
-	} else if _, err := pgxpool.ParseConfig(string(cfg.DSN)); err != nil {
-		// pgx redacts the password in its parse errors.
-		errs = append(errs, fmt.Errorf("dsn: %w", err))
-	}
-	if cfg.MaxConns < 1 {
-		errs = append(errs, fmt.Errorf("max_conns must be at least 1, got %d", cfg.MaxConns))
-	}
-	if cfg.MinConns < 0 || cfg.MinConns > cfg.MaxConns {
-		errs = append(errs, fmt.Errorf("min_conns must be between 0 and max_conns (%d), got %d", cfg.MaxConns, cfg.MinConns))
-	}
-	if cfg.MaxConnLifetime < 0 || cfg.MaxConnIdleTime < 0 {
-		errs = append(errs, errors.New("max_conn_lifetime and max_conn_idle_time must not be negative"))
-	}
 	if r := cfg.RawEvents.Retention; r != 0 && (r < day || r%day != 0) {
 		errs = append(errs, fmt.Errorf("raw_events.retention must be 0 (keep forever) or a whole number of days (a multiple of 24h), got %s", r))
 	}

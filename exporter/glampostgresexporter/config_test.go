@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -30,8 +31,8 @@ func loadConfig(t *testing.T, name string) *Config {
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg := loadConfig(t, "")
 	require.NoError(t, confmap.Validate(cfg))
-	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam?sslmode=disable", string(cfg.DSN))
-	assert.Equal(t, PoolConfig{MaxConns: 10, MaxConnLifetime: time.Hour, MaxConnIdleTime: 30 * time.Minute}, cfg.PoolConfig)
+	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam?sslmode=disable", string(cfg.Postgres.DSN))
+	assert.Equal(t, pgpool.Config{DSN: cfg.Postgres.DSN, MaxConns: 10, MaxConnLifetime: time.Hour, MaxConnIdleTime: 30 * time.Minute}, cfg.Postgres)
 	assert.True(t, cfg.CreateSchema)
 	assert.Equal(t, RawEventsConfig{Retention: 2160 * time.Hour, PartitionsAhead: 3}, cfg.RawEvents)
 	assert.Equal(t, 168*time.Hour, cfg.ViewRows.BatchRetention)
@@ -43,7 +44,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigFull(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	require.NoError(t, confmap.Validate(cfg))
-	assert.Equal(t, PoolConfig{MaxConns: 20, MinConns: 2, MaxConnLifetime: 30 * time.Minute, MaxConnIdleTime: 5 * time.Minute}, cfg.PoolConfig)
+	assert.Equal(t, pgpool.Config{DSN: cfg.Postgres.DSN, MaxConns: 20, MinConns: 2, MaxConnLifetime: 30 * time.Minute, MaxConnIdleTime: 5 * time.Minute}, cfg.Postgres)
 	assert.False(t, cfg.CreateSchema)
 	assert.Equal(t, RawEventsConfig{Retention: 720 * time.Hour, PartitionsAhead: 7}, cfg.RawEvents)
 	assert.Equal(t, 48*time.Hour, cfg.ViewRows.BatchRetention)
@@ -57,7 +58,7 @@ func TestLoadConfigFull(t *testing.T) {
 	require.NotNil(t, q.StorageID)
 	assert.Equal(t, component.MustNewIDWithName("file_storage", "queue"), *q.StorageID)
 	// The password is opaque: never printed.
-	assert.Equal(t, "[REDACTED]", cfg.DSN.String())
+	assert.Equal(t, "[REDACTED]", cfg.Postgres.DSN.String())
 }
 
 func TestLoadConfigKeepForever(t *testing.T) {
@@ -93,7 +94,7 @@ func TestConfigValidationErrors(t *testing.T) {
 
 func TestQueueCanBeDisabled(t *testing.T) {
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	cfg.DSN = "postgres://x@localhost/glam"
+	cfg.Postgres.DSN = "postgres://x@localhost/glam"
 	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	require.NoError(t, confmap.Validate(cfg))
 }

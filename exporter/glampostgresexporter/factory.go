@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
 // NewFactory creates the glam_postgres exporter factory.
@@ -28,7 +29,7 @@ func createDefaultConfig() component.Config {
 		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
 		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		BackOffConfig: configretry.NewDefaultBackOffConfig(),
-		PoolConfig: PoolConfig{
+		Postgres: pgpool.Config{
 			MaxConns:        10,
 			MaxConnLifetime: time.Hour,
 			MaxConnIdleTime: 30 * time.Minute,

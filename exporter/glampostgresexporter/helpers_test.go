@@ -47,7 +47,7 @@ type testExporter struct {
 // the error of each export.
 func directConfig(dsn string) *Config {
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	cfg.DSN = configopaque.String(dsn)
+	cfg.Postgres.DSN = configopaque.String(dsn)
 	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	cfg.BackOffConfig.Enabled = false
 	cfg.TimeoutConfig.Timeout = 30 * time.Second

@@ -276,7 +276,7 @@ func TestLogsAndMetricsShareOnePool(t *testing.T) {
 	// One pool served both signals: the migrations' and both exports'
 	// connections came from it, and it is the only one of this component.
 	assert.Positive(t, pool.Stat().AcquireCount())
-	assert.LessOrEqual(t, pool.Stat().TotalConns(), e.store.cfg.MaxConns)
+	assert.LessOrEqual(t, pool.Stat().TotalConns(), e.store.cfg.Postgres.MaxConns)
 
 	// The pool closes when the last of the two stops, not before.
 	require.NoError(t, e.logs.Shutdown(context.Background()))

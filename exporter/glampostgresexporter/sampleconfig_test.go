@@ -52,7 +52,7 @@ func TestSamplePersistentQueueConfigExpandsEnvironment(t *testing.T) {
 	t.Setenv("GLAM_POSTGRES_DSN", "postgres://glam:hunter2@db.internal:5432/glam")
 	t.Setenv("GLAM_QUEUE_DIR", "/var/lib/otelcol-glam/queue")
 	cfg, storage := samplePersistentQueue(t)
-	assert.Equal(t, "postgres://glam:hunter2@db.internal:5432/glam", string(cfg.DSN))
+	assert.Equal(t, "postgres://glam:hunter2@db.internal:5432/glam", string(cfg.Postgres.DSN))
 	assert.Equal(t, "/var/lib/otelcol-glam/queue", storage.Directory)
 
 	q := cfg.QueueConfig.Get()
@@ -70,6 +70,6 @@ func TestSamplePersistentQueueConfigDefaults(t *testing.T) {
 		require.NoError(t, os.Unsetenv(v))
 	}
 	cfg, storage := samplePersistentQueue(t)
-	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam?sslmode=disable", string(cfg.DSN))
+	assert.Equal(t, "postgres://postgres@127.0.0.1:5432/glam?sslmode=disable", string(cfg.Postgres.DSN))
 	assert.Equal(t, ".run/queue", storage.Directory)
 }

@@ -76,16 +76,7 @@ func (s *store) open(ctx context.Context) error {
 	if s.starts > 1 {
 		return nil
 	}
-	pcfg, err := pgxpool.ParseConfig(string(s.cfg.DSN))
-	if err != nil {
-		s.starts--
-		return fmt.Errorf("glam_postgres: dsn: %w", err)
-	}
-	pcfg.MaxConns = s.cfg.MaxConns
-	pcfg.MinConns = s.cfg.MinConns
-	pcfg.MaxConnLifetime = s.cfg.MaxConnLifetime
-	pcfg.MaxConnIdleTime = s.cfg.MaxConnIdleTime
-	pool, err := pgxpool.NewWithConfig(context.WithoutCancel(ctx), pcfg)
+	pool, err := s.cfg.Postgres.New(ctx)
 	if err != nil {
 		s.starts--
 		return fmt.Errorf("glam_postgres: %w", err)

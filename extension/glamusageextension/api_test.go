@@ -69,7 +69,7 @@ func startAPI(t *testing.T, dsn string, h host, tweak func(*Config)) string {
 	t.Helper()
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
 	cfg.ServerConfig.NetAddr.Endpoint = freeEndpoint(t)
-	cfg.DSN = configopaque.String(dsn)
+	cfg.Postgres.DSN = configopaque.String(dsn)
 	if tweak != nil {
 		tweak(cfg)
 	}

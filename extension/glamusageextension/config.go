@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
-	"go.opentelemetry.io/collector/config/configopaque"
 
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 )
@@ -19,13 +18,9 @@ type Config struct {
 	// ServerConfig is the HTTP server: endpoint, TLS, CORS, auth.
 	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
 
-	// DSN is the PostgreSQL connection string of the database the
-	// glam_postgres exporter writes. Write it as ${env:VAR} to keep the
-	// password out of the file.
-	DSN configopaque.String `mapstructure:"dsn"`
-	// MaxConns bounds the pool's connections, shared by the usage API and
-	// the probe builds.
-	MaxConns int32 `mapstructure:"max_conns"`
+	// Postgres is the database the glam_postgres exporter writes (`dsn`)
+	// and the pool the usage API and the probe builds share.
+	Postgres pgpool.Config `mapstructure:",squash"`
 	// QueryTimeout bounds one request's database work.
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
 
@@ -55,14 +50,6 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.ServerConfig.NetAddr.Endpoint == "" {
 		errs = append(errs, errors.New("endpoint must be set (host:port to serve the usage API on)"))
-	}
-	if cfg.DSN == "" {
-		errs = append(errs, errors.New("dsn must be set"))
-	} else if _, err := pgxpool.ParseConfig(string(cfg.DSN)); err != nil {
-		errs = append(errs, fmt.Errorf("dsn: %w", err))
-	}
-	if cfg.MaxConns < 1 {
-		errs = append(errs, fmt.Errorf("max_conns must be at least 1, got %d", cfg.MaxConns))
 	}
 	if cfg.QueryTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("query_timeout must be positive, got %s", cfg.QueryTimeout))

@@ -34,14 +34,9 @@ func newExtension(cfg *Config, telemetry component.TelemetrySettings) *usageExte
 // fail with 503, not the collector), starts the probe-build service and
 // serves the API.
 func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
-	pcfg, err := pgxpool.ParseConfig(string(e.cfg.DSN))
-	if err != nil {
-		return fmt.Errorf("dsn: %w", err)
-	}
-	pcfg.MaxConns = e.cfg.MaxConns
-	usageapi.ConfigurePool(pcfg)
-	if e.pool, err = pgxpool.NewWithConfig(context.WithoutCancel(ctx), pcfg); err != nil {
-		return fmt.Errorf("postgres pool: %w", err)
+	var err error
+	if e.pool, err = e.cfg.Postgres.New(ctx, usageapi.ConfigurePool); err != nil {
+		return err
 	}
 	store := usageapi.New(e.pool, e.cfg.Usage)
 	if e.builds, err = probebuild.New(e.cfg.ProbeBuilds, e.pool, e.telemetry.Logger); err != nil {

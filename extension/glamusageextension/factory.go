@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 )
@@ -30,7 +31,7 @@ func createDefaultConfig() component.Config {
 	builds.Workers = 0
 	return &Config{
 		ServerConfig: server,
-		MaxConns:     4,
+		Postgres:     pgpool.Config{MaxConns: 4},
 		QueryTimeout: 10 * time.Second,
 		MaxRange:     366 * 24 * time.Hour,
 		DefaultRange: 7 * 24 * time.Hour,

@@ -50,7 +50,7 @@ func startPipeline(t *testing.T, dsn string) pipeline {
 
 	ef := glampostgresexporter.NewFactory()
 	ecfg := ef.CreateDefaultConfig().(*glampostgresexporter.Config)
-	ecfg.DSN = configopaque.String(dsn)
+	ecfg.Postgres.DSN = configopaque.String(dsn)
 	eset := exportertest.NewNopSettings(ef.Type())
 	logsOut, err := ef.CreateLogs(ctx, eset, ecfg)
 	require.NoError(t, err)
