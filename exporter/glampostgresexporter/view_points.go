@@ -142,7 +142,7 @@ func eachPoint(m pmetric.Metric, f func(viewPoint, error)) {
 		if err == nil {
 			err = errors.New("metric has no name")
 		}
-		for range dataPointCount(m) {
+		for range usage.DataPointCount(m) {
 			f(viewPoint{}, err)
 		}
 		return
@@ -173,7 +173,7 @@ func eachPoint(m pmetric.Metric, f func(viewPoint, error)) {
 		}
 	default:
 		err := fmt.Errorf("metric type %s is not supported: only Sum, Gauge and explicit-bucket Histogram are", m.Type())
-		for range dataPointCount(m) {
+		for range usage.DataPointCount(m) {
 			f(viewPoint{}, err)
 		}
 	}
@@ -183,21 +183,6 @@ func eachPoint(m pmetric.Metric, f func(viewPoint, error)) {
 // marker): there is nothing to merge.
 func noValue(flags pmetric.DataPointFlags) bool { return flags.NoRecordedValue() }
 
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
-}
 
 func checkDelta(t pmetric.AggregationTemporality) error {
 	if t != pmetric.AggregationTemporalityDelta {

@@ -66,3 +66,21 @@ func (w *MeasurementWriter) Len() int {
 func IsMeasurementScope(scope pcommon.InstrumentationScope) bool {
 	return scope.Name() == MeasurementScope
 }
+
+// DataPointCount is the number of data points of m, whatever its type: what
+// a component reports as dropped or refused when it cannot take m.
+func DataPointCount(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}

@@ -57,7 +57,7 @@ func startPostgresExporter(t *testing.T) (exporter.Metrics, string) {
 	dsn := pgtest.NewDatabase(t)
 	f := glampostgresexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*glampostgresexporter.Config)
-	cfg.DSN = configopaque.String(dsn)
+	cfg.Postgres.DSN = configopaque.String(dsn)
 	// Synchronous and without retries, so that each flush is applied by
 	// the time ConsumeMetrics returns.
 	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()

@@ -186,7 +186,7 @@ func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64) (
 		m := metrics.At(i)
 		views := p.byMeasure[m.Name()]
 		if len(views) == 0 || m.Type() != pmetric.MetricTypeGauge {
-			unused += int64(dataPointCount(m))
+			unused += int64(usage.DataPointCount(m))
 			continue
 		}
 		for _, v := range views {
@@ -233,21 +233,6 @@ func (p *viewsProcessor) recordPoint(views []*view, dp pmetric.NumberDataPoint, 
 	return 0, 0
 }
 
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
-}
 
 // viewUnit is the unit of a view's values: measurements for count, the
 // measure's own unit otherwise.
