@@ -2,9 +2,10 @@
 // otelcol-glam. Two facts of Glean.js shape these tests (checked in its
 // source, core/config.js and core/utils.js validateURL):
 //   - serverEndpoint must be an https origin with no path, and pings go to
-//     {serverEndpoint}/submit/{app}/{ping}/1/{uuid}. The receiver serves
-//     them under its path_prefix, so whatever answers on that origin maps
-//     /submit/ to {prefix}/submit/ (GLAM's domain, through its proxy).
+//     {serverEndpoint}/submit/{app}/{ping}/1/{uuid}. So either whatever
+//     answers on that origin maps /submit/ to the receiver's
+//     {prefix}/submit/ (GLAM's domain, through its proxy), or the endpoint
+//     is the collector's own https origin with glean.submit_at_root on.
 //   - the default web uploader sends each ping with navigator.sendBeacon, as
 //     text/plain; only with a custom header (a debug view tag) does it use
 //     fetch, with gzip and a CORS preflight.
@@ -16,7 +17,7 @@ import { startCollector, ingestPrefix, tempDir } from './lib/collector.mjs';
 import { countBy } from './lib/otlp.mjs';
 import { startSite } from './lib/site.mjs';
 import { makeCert } from './lib/tls.mjs';
-import { newPage, useBrowser, viewProbe, search, waitFor } from './lib/suite.mjs';
+import { newPage, useBrowser, viewProbe, search, posts, waitFor } from './lib/suite.mjs';
 import { settle, tally, assertEventContract, assertMeasurementContract, assertNothingIdentifying } from './lib/usage.mjs';
 
 const submitRoute = ['/submit/', `${ingestPrefix}/submit/`];
@@ -123,19 +124,20 @@ describe('Glean.js', browserSuite(), () => {
     }
   });
 
-  it('cross origin with fetch: gzip pings of several events pass CORS and are counted exactly', async (t) => {
-    const { site: ingest, to } = await ingestSite(t);
+  it('cross origin with fetch, straight to the collector: gzip pings of several events with snake_case extras pass CORS and are counted exactly', async (t) => {
     const app = await startSite({ tls: tls() });
     t.after(() => app.close());
-    // Glean's fetch uploader sends Content-Encoding, X-Telemetry-Agent and,
-    // with a debug tag, X-Debug-ID: the preflight asks for all of them.
+    // serverEndpoint is the collector's own https origin: Glean's /submit/
+    // paths are served at its root. The allowed headers are the harness's
+    // default (content-type, content-encoding): Glean's X-Telemetry-Agent
+    // and X-Debug-ID, which the preflight asks for, are always allowed.
     const collector = await collectorFor(t, {
       allowedOrigins: [app.origin],
-      allowedHeaders: ['content-type', 'content-encoding', 'x-telemetry-agent', 'x-debug-id'],
+      tls: tls(),
+      receiver: { glean: { submit_at_root: true } },
     });
-    to(collector);
-    const { page, context } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
-    await page.goto(`${app.origin}/glean.html?maxEvents=3&debugTag=glam-e2e&endpoint=${encodeURIComponent(ingest.origin)}`);
+    const { page, context, network } = await newPage(t, browser(), { ignoreHTTPSErrors: true });
+    await page.goto(`${app.origin}/glean.html?maxEvents=3&debugTag=glam-e2e&extras=snake&endpoint=${encodeURIComponent(collector.origin)}`);
 
     await viewProbe(page, 'gc_ms');
     await viewProbe(page, 'cycle_collector');
@@ -145,22 +147,40 @@ describe('Glean.js', browserSuite(), () => {
 
     const sent = await pings(page, 2);
     assert.deepEqual(sent.map((p) => p.events.length), [3, 3]);
+    const views = sent.flatMap((p) => p.events).filter((e) => e.category === 'probe' && e.name === 'view');
+    assert.deepEqual(Object.keys(views[0].extra).sort(), ['channel', 'glean_timestamp', 'os', 'probe_name', 'probe_process', 'product'], 'the page sent snake_case extras');
     const sessionId = sent[0].client_info.session_id;
+    // The browser's record of a request is complete only after its
+    // response: wait for both before settle closes the browser context.
+    const submit = `${collector.origin}/submit/`;
+    await waitFor(() => posts(network, submit).length === 2);
     const out = await settle(collector, 6, context);
 
+    // byProbe counts glam.probe.name: the receiver renamed probe_name.
     assert.deepEqual(tally(out), sixEvents(sessionId));
     assertEventContract(out.events);
-
-    const posts = ingest.forwarded.filter((r) => r.method === 'POST');
-    assert.equal(posts.length, 2);
-    for (const r of posts) {
-      assert.match(r.targetPath, submitPath);
-      assert.deepEqual([r.status, r.contentType, r.contentEncoding, r.origin], [200, 'application/json; charset=utf-8', 'gzip', app.origin]);
+    const viewed = out.events.filter((e) => e.name === 'probe.view');
+    assert.equal(viewed.length, 3);
+    for (const e of viewed) {
+      const { 'glam.product': product, 'glam.probe.process': process, 'glam.channel': channel, 'glam.os': os } = e.attrs;
+      assert.deepEqual({ product, process, channel, os }, { product: 'firefox', process: e.attrs['glam.probe.name'] === 'gc_ms' ? 'parent' : 'content', channel: 'nightly', os: '*' });
+      for (const extra of ['product', 'probe_name', 'probe_process', 'channel', 'os']) {
+        assert.equal(e.attrs[extra], undefined, `the ${extra} extra was renamed, not copied`);
+      }
     }
-    // Each ping has its own URL, so each gets its own preflight.
-    const preflights = ingest.forwarded.filter((r) => r.method === 'OPTIONS');
-    assert.equal(preflights.length, 2);
-    assert.ok(preflights.every((r) => r.status >= 200 && r.status < 300), `preflights: ${preflights.map((r) => r.status)}`);
+    const searched = out.events.find((e) => e.name === 'probe.search');
+    assert.deepEqual([searched.attrs['glam.product'], searched.attrs.query], ['firefox', 'cc']);
+
+    // A POST the browser sent and saw answered 200 cross-origin with custom
+    // headers got through its preflight first.
+    assert.deepEqual(posts(network, submit).map((p) => p.replace(/[0-9a-f-]{36}$/, '{uuid}')), [
+      '200 /submit/glam/events/1/{uuid}', '200 /submit/glam/events/1/{uuid}',
+    ]);
+    for (const r of network.filter((n) => n.method === 'POST' && n.url.startsWith(submit))) {
+      assert.deepEqual([r.headers['content-type'], r.headers['content-encoding'], r.headers['x-debug-id'], r.headers.origin],
+        ['application/json; charset=utf-8', 'gzip', 'glam-e2e', app.origin]);
+      assert.match(r.headers['x-telemetry-agent'], /^Glean\/5\.0\.10 \(JS on /);
+    }
   });
 
   it('page hidden: Glean.js sends nothing then; its pending events leave with the next page load, counted once', async (t) => {

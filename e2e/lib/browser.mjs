@@ -34,8 +34,8 @@ export async function launchBrowser() {
 }
 
 // A browser context that records every request the page makes and how it
-// ended, as the browser saw it: the status, or the network error (a CORS
-// refusal shows up as a failed request).
+// ended, as the browser saw it: the status and the request headers sent, or
+// the network error (a CORS refusal shows up as a failed request).
 // headers are sent with every request, as a browser setting would (DNT).
 export async function openPage(browser, { ignoreHTTPSErrors = false, headers = {} } = {}) {
   const context = await browser.newContext({ ignoreHTTPSErrors, extraHTTPHeaders: headers });
@@ -44,7 +44,8 @@ export async function openPage(browser, { ignoreHTTPSErrors = false, headers = {
   const console = [];
   context.on('requestfinished', async (req) => {
     const res = await req.response().catch(() => null);
-    network.push({ method: req.method(), url: req.url(), type: req.resourceType(), status: res ? res.status() : 0, failure: '' });
+    const headers = await req.allHeaders().catch(() => ({}));
+    network.push({ method: req.method(), url: req.url(), type: req.resourceType(), status: res ? res.status() : 0, failure: '', headers });
   });
   context.on('requestfailed', (req) => {
     network.push({ method: req.method(), url: req.url(), type: req.resourceType(), status: 0, failure: req.failure()?.errorText || 'failed' });

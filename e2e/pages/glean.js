@@ -9,6 +9,10 @@
 //   maxEvents  events per ping (Glean's default is 1: a ping per event)
 //   debugTag   sets a debug view tag: with a custom header Glean.js cannot
 //              use sendBeacon and uploads with fetch and gzip instead
+//   extras     "snake": GLAM's events carry snake_case extras (product,
+//              probe_name, ...), as a metrics.yaml in Glean's usual style
+//              defines them; the receiver renames them to glam.*. Default:
+//              the dotted glam.* names themselves.
 import Glean from '@mozilla/glean/web';
 import EventMetricType from '@mozilla/glean/private/metrics/event';
 
@@ -45,13 +49,18 @@ function eventMetric(category, name, extraKeys) {
   return new EventMetricType({ category, name, sendInPings: ['events'], lifetime: 'ping', disabled: false }, extraKeys);
 }
 // Glean extra keys may be dotted snake case (glean_parser's metrics.yaml
-// schema), so GLAM's events carry the same attribute names as with OTel.
-const probeView = eventMetric('probe', 'view', ['glam.product', 'glam.probe.name', 'glam.probe.process', 'glam.channel', 'glam.os']);
-const probeSearch = eventMetric('probe', 'search', ['glam.product', 'glam.search.query']);
+// schema), so GLAM's events can carry the same attribute names as with
+// OTel; or plain snake_case, Glean's usual style.
+const snake = params.get('extras') === 'snake';
+const names = snake
+  ? { product: 'product', probe: 'probe_name', process: 'probe_process', channel: 'channel', os: 'os', query: 'query' }
+  : { product: 'glam.product', probe: 'glam.probe.name', process: 'glam.probe.process', channel: 'glam.channel', os: 'glam.os', query: 'glam.search.query' };
+const probeView = eventMetric('probe', 'view', [names.product, names.probe, names.process, names.channel, names.os]);
+const probeSearch = eventMetric('probe', 'search', [names.product, names.query]);
 
 function viewProbe(probe, process) {
   probeView.record({
-    'glam.product': 'firefox', 'glam.probe.name': probe, 'glam.probe.process': process, 'glam.channel': 'nightly', 'glam.os': '*',
+    [names.product]: 'firefox', [names.probe]: probe, [names.process]: process, [names.channel]: 'nightly', [names.os]: '*',
   });
 }
 
@@ -64,7 +73,7 @@ document.getElementById('probes').addEventListener('click', (e) => {
 
 document.getElementById('search').addEventListener('submit', (e) => {
   e.preventDefault();
-  probeSearch.record({ 'glam.product': 'firefox', 'glam.search.query': document.getElementById('query').value });
+  probeSearch.record({ [names.product]: 'firefox', [names.query]: document.getElementById('query').value });
 });
 
 // viewProbe records without a click, for the benchmark.
