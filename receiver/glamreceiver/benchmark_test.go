@@ -160,28 +160,40 @@ func BenchmarkBaselineUnmarshal(b *testing.B) {
 	}
 }
 
+// BenchmarkGlean sends probe views whose extras name GLAM's attributes
+// either dotted (kept as sent) or in snake_case (renamed to glam.*).
 func BenchmarkGlean(b *testing.B) {
-	for _, n := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("json/batch=%d", n), func(b *testing.B) {
-			handler := startBenchReceiver(b)
-			events := make([]string, n)
-			for i := range events {
-				events[i] = fmt.Sprintf(`{"category":"probe","name":"view","timestamp":%d,"extra":{"glam.probe.name":"gc_ms","glam.product":"firefox"}}`, i*100)
-			}
-			now := time.Now()
-			body := gleanPingBody(now.Add(-time.Minute), now, events...)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				req := httptest.NewRequest(http.MethodPost, fmt.Sprintf("%s/submit/glam/events/1/00000000-0000-4000-8000-%012d", defaultPathPrefix, i), bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json; charset=utf-8")
-				rec := httptest.NewRecorder()
-				handler.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "already") {
-					b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
-				}
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
-		})
+	extras := map[string]string{
+		"dotted": `{"glam.probe.name":"gc_ms","glam.product":"firefox"}`,
+		"snake":  `{"probe_name":"gc_ms","product":"firefox"}`,
 	}
+	for _, style := range []string{"dotted", "snake"} {
+		for _, n := range []int{1, 10, 100} {
+			benchGlean(b, fmt.Sprintf("json/extras=%s/batch=%d", style, n), n, extras[style])
+		}
+	}
+}
+
+func benchGlean(b *testing.B, name string, n int, extra string) {
+	b.Run(name, func(b *testing.B) {
+		handler := startBenchReceiver(b)
+		events := make([]string, n)
+		for i := range events {
+			events[i] = fmt.Sprintf(`{"category":"probe","name":"view","timestamp":%d,"extra":%s}`, i*100, extra)
+		}
+		now := time.Now()
+		body := gleanPingBody(now.Add(-time.Minute), now, events...)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			req := httptest.NewRequest(http.MethodPost, fmt.Sprintf("%s/submit/glam/events/1/00000000-0000-4000-8000-%012d", defaultPathPrefix, i), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "already") {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+	})
 }

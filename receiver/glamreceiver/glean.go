@@ -205,12 +205,12 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 			in.reject(rejectGleanEvent)
 			continue
 		}
+		renameGlamExtras(ev.Extra)
 		m := pcommon.NewMap()
 		if !putExtras(m, ev.Extra) {
 			in.reject(rejectGleanExtra)
 			continue
 		}
-		renameGlamExtras(m)
 		if ev.Timestamp > maxGleanOffsetMillis || ev.Timestamp < -maxGleanOffsetMillis {
 			in.reject(rejectGleanTime)
 			continue

@@ -32,25 +32,25 @@ var glamExtras = []struct {
 // renamed, not copied: one fact keeps one name, so raw events and
 // measurement tags look the same whichever client sent them. An extra that
 // is not used (the dotted name was set, or a preferred extra was there) is
-// kept as it is.
-func renameGlamExtras(m pcommon.Map) {
+// kept as it is. A null extra counts as absent, as putExtras drops it.
+func renameGlamExtras(extras map[string]json.RawMessage) {
 	for _, g := range glamExtras {
-		if _, ok := m.Get(g.attr); ok {
+		if hasExtra(extras, g.attr) {
 			continue
 		}
 		for _, name := range g.extras {
-			v, ok := m.Get(name)
-			if !ok {
-				continue
+			if hasExtra(extras, name) {
+				extras[g.attr] = extras[name]
+				delete(extras, name)
+				break
 			}
-			// Removing moves another entry into v's slot: copy v first.
-			value := pcommon.NewValueEmpty()
-			v.CopyTo(value)
-			m.Remove(name)
-			value.MoveTo(m.PutEmpty(g.attr))
-			break
 		}
 	}
+}
+
+func hasExtra(extras map[string]json.RawMessage, name string) bool {
+	raw, ok := extras[name]
+	return ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
 // putExtras adds an event's extras as attributes, typed as sent (Glean.js
