@@ -1,5 +1,7 @@
 package pgschema
 
+import "github.com/mozilla/otelcol-glam/internal/usage"
+
 // Tables.
 const (
 	// EventsTable holds raw usage events, partitioned by day of event_time.
@@ -28,6 +30,16 @@ var ViewRowColumns = []string{
 	"view", "window_start", "tags_hash", "tags", "window_end", "metric_type",
 	"count", "sum", "bucket_bounds", "bucket_counts", "min", "max",
 	"last_value", "last_value_time",
+}
+
+// ViewRowTagColumns are the columns of ViewRowsTable that PostgreSQL derives
+// from tags (stored generated columns), by tag key: NULL where the row has no
+// such tag. Writers never set them; readers filter, group and index-scan on
+// them instead of the jsonb.
+var ViewRowTagColumns = map[string]string{
+	usage.AttrProduct:   "product",
+	usage.AttrProbeName: "probe_name",
+	usage.AttrSessionID: "session_id",
 }
 
 // Values of the metric_type column of ViewRowsTable: the OTel metric type

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
+	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
 func newPool(t *testing.T) *pgxpool.Pool {
@@ -113,10 +114,49 @@ func testUpgradeFrom(t *testing.T, from int) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count FROM glam_usage_view_rows WHERE tags @> '{"glam.product":"fog"}'`).Scan(&rows))
 	assert.Equal(t, 1, events)
 	assert.Equal(t, 3, rows)
+	// Rows written before the tag columns existed have them too.
+	var product *string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT "+ViewRowTagColumns[usage.AttrProduct]+" FROM glam_usage_view_rows WHERE view = 'v'").Scan(&product))
+	require.NotNil(t, product)
+	assert.Equal(t, "fog", *product)
 	// Indexes added to the parent reach the partition that existed before.
 	var idx int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE tablename = $1", EventPartition(day)).Scan(&idx))
 	assert.Equal(t, 3, idx)
+}
+
+// The tag columns hold each row's tag values, NULL where the tag is absent,
+// and follow tags through the exporter's merge (an upsert on the key).
+func TestViewRowTagColumns(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t)
+	require.NoError(t, Migrate(ctx, pool))
+	tags := map[string]string{usage.AttrProduct: "fog", usage.AttrProbeName: "gc_ms", usage.AttrSessionID: "s1", usage.AttrChannel: "beta"}
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	insert := `INSERT INTO glam_usage_view_rows (view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
+		VALUES ($1, $2, $3, $4, $2, 'sum', 1, 1)
+		ON CONFLICT (view, window_start, tags_hash) DO UPDATE SET count = glam_usage_view_rows.count + excluded.count`
+	for range 2 {
+		_, err := pool.Exec(ctx, insert, "full", day, []byte{1}, tags)
+		require.NoError(t, err)
+	}
+	_, err := pool.Exec(ctx, insert, "empty", day, []byte{2}, map[string]string{})
+	require.NoError(t, err)
+
+	for key, col := range ViewRowTagColumns {
+		var full, empty *string
+		var count int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT "+col+", count FROM glam_usage_view_rows WHERE view = 'full'").Scan(&full, &count))
+		require.NoError(t, pool.QueryRow(ctx, "SELECT "+col+" FROM glam_usage_view_rows WHERE view = 'empty'").Scan(&empty))
+		require.NotNil(t, full, col)
+		assert.Equal(t, tags[key], *full, col)
+		assert.Equal(t, 2, count, col)
+		assert.Nil(t, empty, col)
+
+		// Derived only: a writer cannot set them.
+		_, err := pool.Exec(ctx, "UPDATE glam_usage_view_rows SET "+col+" = 'x'")
+		require.ErrorContains(t, err, "can only be updated to DEFAULT", col)
+	}
 }
 
 func TestConcurrentMigrationsApplyEachVersionOnce(t *testing.T) {

@@ -108,7 +108,7 @@ func (s *Store) glamUsageFromViews(ctx context.Context, q GLAMUsageQuery) ([]map
 	if dayBound(q.From) && dayBound(q.To) {
 		view = s.cfg.Views.ProbeViewsDaily
 	}
-	args := []any{view, bound(q.From, pgtype.NegativeInfinity), bound(q.To, pgtype.Infinity), q.Product, tagProduct}
+	args := []any{view, bound(q.From, pgtype.NegativeInfinity), bound(q.To, pgtype.Infinity), q.Product}
 	exprs := make([]string, len(q.Fields))
 	for i, f := range q.Fields {
 		if f == "action_type" {
@@ -120,7 +120,7 @@ func (s *Store) glamUsageFromViews(ctx context.Context, q GLAMUsageQuery) ([]map
 	}
 	sql := `SELECT ` + strings.Join(exprs, ", ") + `, sum(count)::bigint AS total
 		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $2 AND window_start < $3 AND ($4 = '' OR tags->>$5 = $4)
+		WHERE view = $1 AND window_start >= $2 AND window_start < $3 AND ($4 = '' OR product = $4)
 		GROUP BY ` + positions(len(exprs)) + `
 		ORDER BY total DESC, ` + positions(len(exprs))
 	return s.glamRows(ctx, q, sql, args)

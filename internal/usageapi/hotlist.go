@@ -43,25 +43,25 @@ func (s *Store) Hotlist(ctx context.Context, q HotlistQuery) (Hotlist, error) {
 	today := s.now().UTC().Truncate(24 * time.Hour)
 	r := Range{From: today.AddDate(0, 0, 1-q.Days), To: today.AddDate(0, 0, 1)}
 	rows, err := s.db.Query(ctx, `WITH v AS (
-		SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, sum(count)::bigint AS views,
+		SELECT coalesce(product, '') AS product, probe_name AS probe, sum(count)::bigint AS views,
 			max(window_start) AS last_day
 		FROM `+rowsTable+`
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $6
-		  AND ($7 = '' OR tags->>$5 = $7)
+		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
+		  AND ($5 = '' OR product = $5)
 		GROUP BY 1, 2
 	), s AS (
-		SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, count(DISTINCT tags->>$8) AS sessions
+		SELECT coalesce(product, '') AS product, probe_name AS probe, count(DISTINCT session_id) AS sessions
 		FROM `+rowsTable+`
-		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND tags ? $6
-		  AND ($7 = '' OR tags->>$5 = $7)
+		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
+		  AND ($5 = '' OR product = $5)
 		GROUP BY 1, 2
 	), c AS (
 		SELECT DISTINCT ON (product, probe) product, probe, channel
 		FROM (
-			SELECT coalesce(tags->>$5, '') AS product, tags->>$6 AS probe, coalesce(tags->>$10, '') AS channel, sum(count) AS views
+			SELECT coalesce(product, '') AS product, probe_name AS probe, coalesce(tags->>$7, '') AS channel, sum(count) AS views
 			FROM `+rowsTable+`
-			WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $6
-			  AND ($7 = '' OR tags->>$5 = $7)
+			WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
+			  AND ($5 = '' OR product = $5)
 			GROUP BY 1, 2, 3
 		) pc
 		ORDER BY product, probe, views DESC, channel
@@ -69,8 +69,8 @@ func (s *Store) Hotlist(ctx context.Context, q HotlistQuery) (Hotlist, error) {
 	SELECT v.product, v.probe, c.channel, coalesce(s.sessions, 0), v.views, v.last_day
 	FROM v LEFT JOIN s USING (product, probe) JOIN c USING (product, probe)
 	ORDER BY 4 DESC, 5 DESC, 6 DESC, 1, 2
-	LIMIT $9`,
-		s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily, r.From, r.To, tagProduct, tagProbe, q.Product, tagSession, q.Limit, tagChannel)
+	LIMIT $6`,
+		s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily, r.From, r.To, q.Product, q.Limit, tagChannel)
 	if err != nil {
 		return Hotlist{Range: r}, fmt.Errorf("hotlist: %w", err)
 	}

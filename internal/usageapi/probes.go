@@ -33,9 +33,11 @@ type TopProbes struct {
 }
 
 // TopProbes ranks probes by views from the probe-view views; distinct
-// sessions of the top probes come from the per-session probe view of the same days, or, for a
-// range that is not whole days, from the session view of probes (sessions
-// that started in the range).
+// sessions of the top probes come from the per-session probe view of the
+// same days, or, for a range that is not whole days, from the session view
+// of probes (sessions that started in the range). Each top probe's sessions
+// are an index-only scan of its own rows (by the view rows' typed tag
+// columns), not a pass over every probe's.
 func (s *Store) TopProbes(ctx context.Context, q TopProbesQuery) (TopProbes, error) {
 	r := q.Range.snap(time.Hour)
 	views, sessions := s.cfg.Views.ProbeViewsHourly, s.cfg.Views.SessionProbes
@@ -43,24 +45,23 @@ func (s *Store) TopProbes(ctx context.Context, q TopProbesQuery) (TopProbes, err
 		views, sessions = s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily
 	}
 	sql := `WITH v AS (
-		SELECT coalesce(tags->>$6, '') AS product, tags->>$7 AS probe, sum(count)::bigint AS views
+		SELECT coalesce(product, '') AS product, probe_name AS probe, sum(count)::bigint AS views
 		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags ? $7
-		  AND ($5 = '' OR tags @> jsonb_build_object($6::text, $5::text))
+		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
+		  AND ($5 = '' OR product = $5)
 		GROUP BY 1, 2
 		ORDER BY views DESC, product, probe
-		LIMIT $8
-	), s AS (
-		SELECT coalesce(tags->>$6, '') AS product, tags->>$7 AS probe, count(DISTINCT tags->>$9) AS sessions
-		FROM ` + rowsTable + `
-		WHERE view = $2 AND window_start >= $3 AND window_start < $4
-		  AND (coalesce(tags->>$6, ''), tags->>$7) IN (SELECT product, probe FROM v)
-		GROUP BY 1, 2
+		LIMIT $6
 	)
-	SELECT v.product, v.probe, v.views, coalesce(s.sessions, 0)
-	FROM v LEFT JOIN s USING (product, probe)
+	SELECT v.product, v.probe, v.views, s.sessions
+	FROM v CROSS JOIN LATERAL (
+		SELECT count(DISTINCT session_id) AS sessions
+		FROM ` + rowsTable + `
+		WHERE view = $2 AND probe_name = v.probe AND window_start >= $3 AND window_start < $4
+		  AND coalesce(product, '') = v.product
+	) s
 	ORDER BY v.views DESC, v.product, v.probe`
-	probes, err := queryRanks(ctx, s, sql, views, sessions, r.From, r.To, q.Product, tagProduct, tagProbe, q.Limit, tagSession)
+	probes, err := queryRanks(ctx, s, sql, views, sessions, r.From, r.To, q.Product, q.Limit)
 	return TopProbes{Range: r, Probes: probes}, err
 }
 

@@ -83,11 +83,11 @@ func (q SeriesQuery) check() (Range, error) {
 }
 
 // ProbeSeries answers from the probe-view views (the probe's rows found
-// through the GIN index on tags): the hourly view for hours,
-// the daily one for days and weeks. Sessions per day or week are distinct
-// sessions that viewed the probe in it (from the per-session daily view);
-// per hour they are the sessions that started in that hour and viewed the
-// probe (from the session view of probes).
+// through the index on the view rows' probe column): the hourly view for
+// hours, the daily one for days and weeks. Sessions per day or week are
+// distinct sessions that viewed the probe in it (from the per-session daily
+// view, by index-only scan); per hour they are the sessions that started in
+// that hour and viewed the probe (from the session view of probes).
 func (s *Store) ProbeSeries(ctx context.Context, q SeriesQuery) (Series, error) {
 	r, err := q.check()
 	if err != nil {
@@ -98,23 +98,23 @@ func (s *Store) ProbeSeries(ctx context.Context, q SeriesQuery) (Series, error) 
 		views, sessions = s.cfg.Views.ProbeViewsHourly, s.cfg.Views.SessionProbes
 	}
 	sql := `WITH b AS (
-		SELECT g AS start FROM generate_series($3::timestamptz, $4::timestamptz - $10::interval, $10::interval) g
+		SELECT g AS start FROM generate_series($3::timestamptz, $4::timestamptz - $8::interval, $8::interval) g
 	), v AS (
-		SELECT date_trunc($9, window_start, 'UTC') AS start, sum(count)::bigint AS views
+		SELECT date_trunc($7, window_start, 'UTC') AS start, sum(count)::bigint AS views
 		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND tags @> jsonb_build_object($5::text, $6::text, $7::text, $8::text)
+		WHERE view = $1 AND probe_name = $6 AND window_start >= $3 AND window_start < $4 AND product = $5
 		GROUP BY 1
 	), s AS (
-		SELECT date_trunc($9, window_start, 'UTC') AS start, count(DISTINCT tags->>$11) AS sessions
+		SELECT date_trunc($7, window_start, 'UTC') AS start, count(DISTINCT session_id) AS sessions
 		FROM ` + rowsTable + `
-		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND tags @> jsonb_build_object($5::text, $6::text, $7::text, $8::text)
+		WHERE view = $2 AND probe_name = $6 AND window_start >= $3 AND window_start < $4 AND product = $5
 		GROUP BY 1
 	)
 	SELECT b.start, coalesce(v.views, 0), coalesce(s.sessions, 0)
 	FROM b LEFT JOIN v USING (start) LEFT JOIN s USING (start)
 	ORDER BY b.start`
 	points, err := s.queryPoints(ctx, q.Interval, sql, views, sessions, r.From, r.To,
-		tagProduct, q.Product, tagProbe, q.Probe, string(q.Interval), q.Interval.step(), tagSession)
+		q.Product, q.Probe, string(q.Interval), q.Interval.step())
 	return Series{Range: r, Points: points}, err
 }
 

@@ -45,25 +45,26 @@ const summarySQL = `
 
 // SessionSummary answers from the session views: the sessions that started
 // in the range (whole hours), their events and duration from the session
-// view, the distinct probes each looked at from the session view of probes.
+// view, the distinct probes each looked at from the session view of probes
+// (an index-only scan: the primary key carries the tag columns).
 func (s *Store) SessionSummary(ctx context.Context, q Range) (SessionSummary, error) {
 	r := q.snap(time.Hour)
 	sql := `WITH sess AS (
-		SELECT tags->>$3 AS sid, sum(count) AS events,
+		SELECT session_id AS sid, sum(count) AS events,
 			extract(epoch FROM max(window_end) - min(window_start)) AS duration
 		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $4 AND window_start < $5
+		WHERE view = $1 AND window_start >= $3 AND window_start < $4
 		GROUP BY 1
 	), probes AS (
-		SELECT tags->>$3 AS sid, count(DISTINCT (coalesce(tags->>$6, ''), tags->>$7)) AS probes
+		SELECT session_id AS sid, count(DISTINCT (coalesce(product, ''), probe_name)) AS probes
 		FROM ` + rowsTable + `
-		WHERE view = $2 AND window_start >= $4 AND window_start < $5
+		WHERE view = $2 AND window_start >= $3 AND window_start < $4
 		GROUP BY 1
 	), per AS (
 		SELECT sess.sid, sess.events, sess.duration, coalesce(probes.probes, 0) AS probes
 		FROM sess LEFT JOIN probes USING (sid)
 	)` + summarySQL
-	return s.summary(ctx, r, sql, s.cfg.Views.Sessions, s.cfg.Views.SessionProbes, tagSession, r.From, r.To, tagProduct, tagProbe)
+	return s.summary(ctx, r, sql, s.cfg.Views.Sessions, s.cfg.Views.SessionProbes, r.From, r.To)
 }
 
 // SessionSummaryRaw answers SessionSummary with GROUP BY over the raw

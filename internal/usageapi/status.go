@@ -34,11 +34,11 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 	st := Status{Time: now, ActiveWithin: s.cfg.ActiveWithin.String()}
 	today := now.Truncate(24 * time.Hour)
 	err := s.db.QueryRow(ctx, `SELECT
-		(SELECT count(DISTINCT tags->>$2) FROM `+rowsTable+`
-			WHERE view = $1 AND window_start >= $3 AND window_end >= $4),
+		(SELECT count(DISTINCT session_id) FROM `+rowsTable+`
+			WHERE view = $1 AND window_start >= $2 AND window_end >= $3),
 		(SELECT max(event_time) FROM `+idsTable+`),
-		(SELECT count(*) FROM `+idsTable+` WHERE event_time >= $5 AND event_time < $6)`,
-		s.cfg.Views.Sessions, tagSession, now.Add(-sessionMaxDuration-s.cfg.ActiveWithin), now.Add(-s.cfg.ActiveWithin),
+		(SELECT count(*) FROM `+idsTable+` WHERE event_time >= $4 AND event_time < $5)`,
+		s.cfg.Views.Sessions, now.Add(-sessionMaxDuration-s.cfg.ActiveWithin), now.Add(-s.cfg.ActiveWithin),
 		today, today.Add(24*time.Hour),
 	).Scan(&st.ActiveSessions, &st.LastEventTime, &st.EventsToday)
 	if err != nil {

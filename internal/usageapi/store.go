@@ -140,10 +140,11 @@ const (
 	rowsTable   = pgschema.ViewRowsTable
 )
 
-// Tag keys the views carry.
+// Tag keys the views carry. The view rows hold product, probe and session
+// also as typed columns (pgschema.ViewRowTagColumns, named as the raw
+// events' columns), which the queries read instead of the jsonb.
 const (
 	tagProduct = usage.AttrProduct
 	tagProbe   = usage.AttrProbeName
-	tagSession = usage.AttrSessionID
 	tagChannel = usage.AttrChannel
 )
