@@ -45,7 +45,7 @@ FROM (
 ) e`
 
 // Generate inserts n events over the days days before end (a UTC
-// midnight), with their ids, and analyzes the table.
+// midnight), with their ids, and vacuums and analyzes the tables.
 func Generate(ctx context.Context, db *pgxpool.Pool, n, days int, end time.Time) error {
 	start := end.AddDate(0, 0, -days)
 	var list []time.Time
@@ -61,6 +61,5 @@ func Generate(ctx context.Context, db *pgxpool.Pool, n, days int, end time.Time)
 	if _, err := db.Exec(ctx, `INSERT INTO `+pgschema.EventIDsTable+` (event_id, event_time) SELECT event_id, event_time FROM `+pgschema.EventsTable); err != nil {
 		return fmt.Errorf("generate event ids: %w", err)
 	}
-	_, err := db.Exec(ctx, "ANALYZE "+pgschema.EventsTable+"; ANALYZE "+pgschema.EventIDsTable)
-	return err
+	return vacuum(ctx, db, pgschema.EventsTable, pgschema.EventIDsTable)
 }

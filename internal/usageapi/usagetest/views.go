@@ -25,6 +25,9 @@ const (
 )
 
 // fixedWindowSQL counts events named $3 per window of size $2 and tag set.
+// Rows are inserted in window order, as the exporter creates them (a
+// window's rows appear when it opens), so that the table's physical order
+// is what a collector's would be.
 const fixedWindowSQL = `INSERT INTO ` + pgschema.ViewRowsTable + `
 	(view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
 SELECT $1, w, sha256(convert_to(tags::text, 'UTF8')), tags, w + $2::interval, '` + pgschema.MetricTypeSum + `', n, n
@@ -32,7 +35,8 @@ FROM (
 	SELECT date_bin($2::interval, event_time, timestamptz '1970-01-01 00:00:00+00') AS w, %s AS tags, count(*) AS n
 	FROM ` + pgschema.EventsTable + ` WHERE event_name = $3 AND (NOT $4 OR session_id IS NOT NULL)
 	GROUP BY 1, 2
-) g`
+) g
+ORDER BY w`
 
 // sessionWindowSQL counts the events of each series (session and tag set)
 // per session window: a window closes after $3 without an event of the
@@ -51,7 +55,8 @@ FROM (
 		WINDOW w AS (PARTITION BY session_id, %[1]s ORDER BY event_time, event_id)
 	) e
 ) g
-GROUP BY session_id, t, grp`
+GROUP BY session_id, t, grp
+ORDER BY 2`
 
 // Views names the default views, as usageapi.Views does (convertible).
 type Views struct {
@@ -81,6 +86,19 @@ func DeriveViews(ctx context.Context, db *pgxpool.Pool, views Views, probeView s
 			return fmt.Errorf("derive view %s: %w", s.view, err)
 		}
 	}
-	_, err := db.Exec(ctx, "ANALYZE "+pgschema.ViewRowsTable)
-	return err
+	return vacuum(ctx, db, pgschema.ViewRowsTable)
+}
+
+// vacuum brings freshly loaded tables to the state autovacuum keeps a
+// collector's in: statistics gathered, and pages no longer written marked
+// all-visible, which index-only scans need.
+func vacuum(ctx context.Context, db *pgxpool.Pool, tables ...string) error {
+	for _, t := range tables {
+		// One statement per call: VACUUM refuses to run in a transaction,
+		// which a multi-statement query string is.
+		if _, err := db.Exec(ctx, "VACUUM (ANALYZE) "+t); err != nil {
+			return fmt.Errorf("vacuum %s: %w", t, err)
+		}
+	}
+	return nil
 }
