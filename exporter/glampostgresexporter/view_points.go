@@ -183,7 +183,6 @@ func eachPoint(m pmetric.Metric, f func(viewPoint, error)) {
 // marker): there is nothing to merge.
 func noValue(flags pmetric.DataPointFlags) bool { return flags.NoRecordedValue() }
 
-
 func checkDelta(t pmetric.AggregationTemporality) error {
 	if t != pmetric.AggregationTemporalityDelta {
 		return fmt.Errorf("aggregation temporality is %s: only delta can be merged additively (put a cumulativetodelta processor before this exporter)", t)

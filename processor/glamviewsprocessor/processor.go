@@ -233,7 +233,6 @@ func (p *viewsProcessor) recordPoint(views []*view, dp pmetric.NumberDataPoint, 
 	return 0, 0
 }
 
-
 // viewUnit is the unit of a view's values: measurements for count, the
 // measure's own unit otherwise.
 func viewUnit(kind Aggregation, measureUnit string) string {
