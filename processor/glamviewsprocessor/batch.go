@@ -27,6 +27,9 @@ type batch struct {
 	id     string
 	views  []*view
 	points [][]point
+	// units are the views' units, copied when the batch is taken: a view's
+	// unit is set under the processor's mutex, which sending does not hold.
+	units []string
 	// scopeVersion is the collector's version, set on the output scope.
 	scopeVersion string
 }
@@ -50,15 +53,15 @@ func (b *batch) metrics() pmetric.Metrics {
 	sm.Scope().SetVersion(b.scopeVersion)
 	sm.Metrics().EnsureCapacity(len(b.views))
 	for i, v := range b.views {
-		v.appendMetric(sm.Metrics().AppendEmpty(), b.points[i])
+		v.appendMetric(sm.Metrics().AppendEmpty(), b.units[i], b.points[i])
 	}
 	return md
 }
 
-func (v *view) appendMetric(m pmetric.Metric, points []point) {
+func (v *view) appendMetric(m pmetric.Metric, unit string, points []point) {
 	m.SetName(v.cfg.Name)
 	m.SetDescription(v.cfg.Description)
-	m.SetUnit(v.unit)
+	m.SetUnit(unit)
 	switch v.agg.kind {
 	case AggregationCount, AggregationSum:
 		sum := m.SetEmptySum()

@@ -287,6 +287,7 @@ func (p *viewsProcessor) take() *batch {
 	for _, v := range p.views {
 		if points := v.take(now); len(points) > 0 {
 			b.views = append(b.views, v)
+			b.units = append(b.units, v.unit)
 			b.points = append(b.points, points)
 		}
 	}
