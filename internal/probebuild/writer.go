@@ -3,6 +3,8 @@ package probebuild
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -51,7 +53,7 @@ func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []
 	}
 	target := pgx.Identifier{table}.Sanitize()
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE glam_probe_build_rows ON COMMIT DROP AS
-		SELECT `+joinCols(cols, "")+` FROM `+target+` WITH NO DATA`); err != nil {
+		SELECT `+strings.Join(cols, ", ")+` FROM `+target+` WITH NO DATA`); err != nil {
 		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"glam_probe_build_rows"}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
@@ -62,40 +64,20 @@ func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []
 	}
 	set := ""
 	for _, c := range cols {
-		if !contains(key, c) {
+		if !slices.Contains(key, c) {
 			if set != "" {
 				set += ", "
 			}
 			set += c + " = excluded." + c
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+target+` (`+joinCols(cols, "")+`)
-		SELECT `+joinCols(cols, "")+` FROM glam_probe_build_rows
-		ON CONFLICT (`+joinCols(key, "")+`) DO UPDATE SET `+set); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+target+` (`+strings.Join(cols, ", ")+`)
+		SELECT `+strings.Join(cols, ", ")+` FROM glam_probe_build_rows
+		ON CONFLICT (`+strings.Join(key, ", ")+`) DO UPDATE SET `+set); err != nil {
 		return 0, fmt.Errorf("write %s: upsert: %w", table, err)
 	}
 	if _, err := tx.Exec(ctx, `DROP TABLE glam_probe_build_rows`); err != nil {
 		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
 	return n, nil
-}
-
-func joinCols(cols []string, prefix string) string {
-	s := ""
-	for i, c := range cols {
-		if i > 0 {
-			s += ", "
-		}
-		s += prefix + c
-	}
-	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
