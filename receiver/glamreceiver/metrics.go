@@ -68,10 +68,7 @@ func pruneMetrics(md pmetric.Metrics) int {
 		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
 			if reservedScope(sm.Scope().Name()) {
 				for k := 0; k < sm.Metrics().Len(); k++ {
-					forEachPoint(sm.Metrics().At(k), func(pcommon.Map, pmetric.ExemplarSlice) bool {
-						rejected++
-						return true
-					})
+					rejected += usage.DataPointCount(sm.Metrics().At(k))
 				}
 				return true
 			}
