@@ -301,7 +301,8 @@ func (p *viewsProcessor) take() *batch {
 
 // flush sends the refused batch, if any, then everything gained since the
 // last flush. While the next consumer refuses, new gains wait in the views
-// (bounded by max_series) rather than piling up as batches.
+// rather than piling up as batches; no window is forgotten meanwhile, since
+// take, which evicts, does not run.
 func (p *viewsProcessor) flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
