@@ -172,7 +172,11 @@ func (s *Service) run(ctx context.Context, j *Job) {
 		}
 		return
 	}
-	progress.set("writing rows", 0.95)
+	// The heartbeat has stopped, so the stage is recorded directly; it also
+	// renews the lease for the write. A lost lease is caught by lockLease.
+	if err := s.q.heartbeat(bg, j, "writing rows", 0.95); err != nil && !errors.Is(err, errLeaseLost) {
+		log.Warn("probe build: heartbeat failed", zapErr(err))
+	}
 	var written int64
 	err = pgx.BeginFunc(bg, s.pool, func(tx pgx.Tx) error {
 		if err := lockLease(bg, tx, j); err != nil {
