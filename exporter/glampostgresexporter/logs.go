@@ -64,7 +64,7 @@ func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := s.ensureSchema(ctx); err != nil {
+	if err := s.ensureSchema(ctx, pool); err != nil {
 		return 0, err
 	}
 	seen := map[time.Time]bool{}
@@ -75,7 +75,7 @@ func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 			days = append(days, d)
 		}
 	}
-	if err := s.ensurePartitions(ctx, days); err != nil {
+	if err := s.ensurePartitions(ctx, pool, days); err != nil {
 		return 0, err
 	}
 	var stored int64

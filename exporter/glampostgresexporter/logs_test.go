@@ -151,7 +151,7 @@ func TestRetentionDropsWholeDays(t *testing.T) {
 
 	// A day later the oldest day is past retention; a new day is ahead.
 	now = now.Add(day)
-	require.NoError(t, e.store.maintain(context.Background()))
+	require.NoError(t, e.store.maintain(context.Background(), e.store.pool))
 	assert.Equal(t, []string{"glam_usage_events_p20261119", "glam_usage_events_p20261120",
 		"glam_usage_events_p20261121", "glam_usage_events_p20261122"}, partitions(t, db))
 	assert.Equal(t, []string{"d-1", "d0"}, strings_(t, db, "SELECT event_id FROM glam_usage_events ORDER BY 1"))

@@ -88,7 +88,7 @@ func (s *store) mergePoints(ctx context.Context, points []viewPoint) (replayed i
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.ensureSchema(ctx); err != nil {
+	if err := s.ensureSchema(ctx, pool); err != nil {
 		return 0, nil, err
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

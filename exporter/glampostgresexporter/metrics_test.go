@@ -202,11 +202,11 @@ func TestAppliedBatchesExpire(t *testing.T) {
 	ctx := context.Background()
 	batch := newViewMetrics("old-flush").count("v", hour0, hour1, nil, 1).md
 	require.NoError(t, e.metrics.ConsumeMetrics(ctx, batch))
-	require.NoError(t, e.store.maintain(ctx))
+	require.NoError(t, e.store.maintain(ctx, e.store.pool))
 	assert.Equal(t, 1, count(t, db, "SELECT count(*) FROM glam_usage_applied_batches"))
 
 	now = now.Add(7*day + time.Minute) // past view_rows.batch_retention
-	require.NoError(t, e.store.maintain(ctx))
+	require.NoError(t, e.store.maintain(ctx, e.store.pool))
 	assert.Equal(t, 0, count(t, db, "SELECT count(*) FROM glam_usage_applied_batches"))
 	// A replay older than the retention is no longer recognised.
 	require.NoError(t, e.metrics.ConsumeMetrics(ctx, batch))

@@ -26,7 +26,8 @@ const startTimeout = 15 * time.Second
 
 var errNotStarted = errors.New("glam_postgres: exporter is not started")
 
-// db is the pool of a started store.
+// db is the pool of a started store. Callers pass it on rather than read
+// s.pool again, which close may clear meanwhile.
 func (s *store) db() (*pgxpool.Pool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,7 +87,7 @@ func (s *store) open(ctx context.Context) error {
 	// collector's start for as long as TCP keeps trying.
 	pctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	if err := s.prepare(pctx); err != nil {
+	if err := s.prepare(pctx, pool); err != nil {
 		// Tables missing without create_schema may be someone else's
 		// migration still to come: exports wait for them.
 		if (settled(err) && !isUndefinedTable(err)) || errors.Is(err, pgschema.ErrSchemaTooNew) {
@@ -99,7 +100,7 @@ func (s *store) open(ctx context.Context) error {
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
-	go s.maintainEvery(loopCtx, maintenanceInterval)
+	go s.maintainEvery(loopCtx, pool, maintenanceInterval)
 	return nil
 }
 
@@ -126,16 +127,16 @@ func (s *store) close() {
 
 // prepare readies the database: the schema, then the partitions ahead and
 // the retention. It runs at start and is retried until it succeeds.
-func (s *store) prepare(ctx context.Context) error {
-	if err := s.ensureSchema(ctx); err != nil {
+func (s *store) prepare(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := s.ensureSchema(ctx, pool); err != nil {
 		return err
 	}
-	return s.maintain(ctx)
+	return s.maintain(ctx, pool)
 }
 
 // ensureSchema applies the migrations once per start, when create_schema is
 // set; otherwise the schema is someone else's job.
-func (s *store) ensureSchema(ctx context.Context) error {
+func (s *store) ensureSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	if !s.cfg.CreateSchema {
 		return nil
 	}
@@ -144,14 +145,14 @@ func (s *store) ensureSchema(ctx context.Context) error {
 	if s.schemaReady {
 		return nil
 	}
-	if err := pgschema.Migrate(ctx, s.pool); err != nil {
+	if err := pgschema.Migrate(ctx, pool); err != nil {
 		return err
 	}
 	s.schemaReady = true
 	return nil
 }
 
-func (s *store) maintainEvery(ctx context.Context, interval time.Duration) {
+func (s *store) maintainEvery(ctx context.Context, pool *pgxpool.Pool, interval time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -160,7 +161,7 @@ func (s *store) maintainEvery(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.prepare(ctx); err != nil && ctx.Err() == nil {
+			if err := s.prepare(ctx, pool); err != nil && ctx.Err() == nil {
 				s.logger.Warn("partition maintenance failed; will retry", zap.Error(err))
 			}
 		}
@@ -169,18 +170,18 @@ func (s *store) maintainEvery(ctx context.Context, interval time.Duration) {
 
 // maintain creates the partitions of today and the days ahead, drops the
 // event partitions past retention and deletes expired dedupe records.
-func (s *store) maintain(ctx context.Context) error {
+func (s *store) maintain(ctx context.Context, pool *pgxpool.Pool) error {
 	days := s.acceptedDays()
 	today := pgschema.Day(s.now())
 	var ahead []time.Time
 	for d := today; !d.After(days.last); d = d.AddDate(0, 0, 1) {
 		ahead = append(ahead, d)
 	}
-	if err := s.ensurePartitions(ctx, ahead); err != nil {
+	if err := s.ensurePartitions(ctx, pool, ahead); err != nil {
 		return err
 	}
 	if !days.first.IsZero() {
-		dropped, err := pgschema.DropEventsBefore(ctx, s.pool, days.first)
+		dropped, err := pgschema.DropEventsBefore(ctx, pool, days.first)
 		s.forgetPartitionsBefore(days.first)
 		if err != nil {
 			return err
@@ -189,7 +190,7 @@ func (s *store) maintain(ctx context.Context) error {
 			s.logger.Info("dropped raw event partitions past retention", zap.Strings("partitions", dropped))
 		}
 	}
-	_, err := s.pool.Exec(ctx, "DELETE FROM "+pgschema.AppliedBatchesTable+" WHERE applied_at < $1",
+	_, err := pool.Exec(ctx, "DELETE FROM "+pgschema.AppliedBatchesTable+" WHERE applied_at < $1",
 		s.now().Add(-s.cfg.ViewRows.BatchRetention))
 	if err != nil {
 		return fmt.Errorf("expire applied batches: %w", err)
@@ -208,7 +209,7 @@ func (s *store) acceptedDays() acceptedDays {
 
 // ensurePartitions creates the partitions of the given days that this
 // store has not seen yet.
-func (s *store) ensurePartitions(ctx context.Context, days []time.Time) error {
+func (s *store) ensurePartitions(ctx context.Context, pool *pgxpool.Pool, days []time.Time) error {
 	s.partMu.Lock()
 	defer s.partMu.Unlock()
 	var missing []time.Time
@@ -220,7 +221,7 @@ func (s *store) ensurePartitions(ctx context.Context, days []time.Time) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if err := pgschema.EnsureEventPartitions(ctx, s.pool, missing); err != nil {
+	if err := pgschema.EnsureEventPartitions(ctx, pool, missing); err != nil {
 		return err
 	}
 	if s.partitions == nil {
