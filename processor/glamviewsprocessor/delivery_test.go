@@ -284,3 +284,33 @@ func TestConcurrentConsumeAndFlush(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int64{"hourly": workers * perWorker, "sessions": workers * perWorker}, totals)
 }
+
+// A view's unit, learnt from the measurements, is read by flushes running
+// beside them: a unitless measure (whose sum view keeps asking for its unit)
+// consumed while the flush loop sends must not race (run with -race).
+func TestConcurrentConsumeAndFlushOfUnitlessMeasure(t *testing.T) {
+	h := newHarness(t, testConfig(hourly("load", measureLoad, AggregationSum)))
+	ctx := context.Background()
+	require.NoError(t, h.proc.Start(ctx, componenttest.NewNopHost()))
+	const measurements = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			h.clock.tick <- t0
+		}
+	}()
+	for i := range measurements {
+		md := pmetric.NewMetrics()
+		usage.NewMeasurementWriter(md).Record(usage.Measure{Name: measureLoad}, t0.Add(time.Duration(i)*time.Second), 2, pcommon.NewMap())
+		require.NoError(t, h.proc.ConsumeMetrics(ctx, md))
+	}
+	<-done
+	require.NoError(t, h.proc.Shutdown(ctx))
+
+	var total float64
+	for _, p := range h.points() {
+		total += p.sum
+	}
+	assert.Equal(t, float64(2*measurements), total)
+}
