@@ -135,7 +135,9 @@ func (q *queue) enqueue(ctx context.Context, req Request, priority int, idemKey 
 				if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'job')`, notifyChannel); err != nil {
 					return err
 				}
-				res.Job, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, id))
+				if res.Job, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, id)); err != nil {
+					return err
+				}
 				break
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
