@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -239,17 +237,8 @@ func resourceAttrs(ld plog.Logs) map[string]any {
 	return ld.ResourceLogs().At(0).Resource().Attributes().AsRaw()
 }
 
-var _ component.Host = componenttest.NewNopHost()
-
 // telemetryOpts compare the receiver's own metrics on values only.
 var telemetryOpts = []metricdatatest.Option{metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars()}
-
-// mapOf builds a pcommon.Map from a plain map.
-func mapOf(t *testing.T, raw map[string]any) pcommon.Map {
-	m := pcommon.NewMap()
-	require.NoError(t, m.FromRaw(raw))
-	return m
-}
 
 // createNopSignals creates the traces, logs and metrics receivers of one
 // config, each into a no-op consumer, on a free localhost port.
