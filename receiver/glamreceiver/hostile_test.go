@@ -68,6 +68,11 @@ func TestDeepNestingIsRefusedBeforeDecoding(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.status)
 	assert.Contains(t, statusMessage(t, resp), "nested too deeply")
 
+	// Closing brackets first do not pay for the opening ones after them.
+	resp = h.post("/v1/logs", "application/json", []byte(strings.Repeat("]", 1_000)+strings.Repeat("[", 200)))
+	require.Equal(t, http.StatusBadRequest, resp.status)
+	assert.Contains(t, statusMessage(t, resp), "nested too deeply")
+
 	// Reasonable nesting is fine in both encodings.
 	resp = h.post("/v1/logs", "application/x-protobuf", deepProtoLogs(20))
 	require.Equal(t, http.StatusOK, resp.status, string(resp.body))

@@ -67,7 +67,11 @@ func jsonDepth(b []byte) int {
 				}
 			}
 		case '}', ']':
-			depth--
+			// A stray closing bracket must not bank depth for the opening
+			// ones that follow it.
+			if depth > 0 {
+				depth--
+			}
 		}
 	}
 	return deepest
