@@ -259,7 +259,7 @@ func (q *queue) fail(ctx context.Context, j *Job, cause error, permanent bool) e
 			status = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
 			stage = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'waiting to retry' END,
 			error = $4, lease_owner = NULL, lease_expires_at = NULL,
-			run_after = now() + `+backoffSQL+`,
+			run_after = now() + `+backoffSQL("$5", "$6")+`,
 			finished_at = CASE WHEN $3 OR attempts >= max_attempts THEN now() END
 		WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
 		j.ID, j.lease, permanent, attemptError(j, cause), q.cfg.RetryBackoff, q.cfg.MaxRetryBackoff)
@@ -269,9 +269,11 @@ func (q *queue) fail(ctx context.Context, j *Job, cause error, permanent bool) e
 	return err
 }
 
-// backoffSQL is RetryBackoff ($5) doubled per attempt made, capped at
-// MaxRetryBackoff ($6).
-const backoffSQL = `least($6::interval, $5::interval * power(2, greatest(attempts - 1, 0))::int)`
+// backoffSQL is RetryBackoff (the parameter base) doubled per attempt
+// made, capped at MaxRetryBackoff (the parameter limit).
+func backoffSQL(base, limit string) string {
+	return `least(` + limit + `::interval, ` + base + `::interval * power(2, greatest(attempts - 1, 0))::int)`
+}
 
 func attemptError(j *Job, cause error) string {
 	return fmt.Sprintf("attempt %d of %d: %v", j.Attempts, j.MaxAttempts, cause)
@@ -300,7 +302,7 @@ func (q *queue) reclaimExpired(ctx context.Context) (int64, error) {
 			error = format('attempt %s of %s: lease expired: worker %s stopped sending heartbeats',
 				attempts, max_attempts, split_part(lease_owner, '/', 1)),
 			lease_owner = NULL, lease_expires_at = NULL,
-			run_after = now() + least($2::interval, $1::interval * power(2, greatest(attempts - 1, 0))::int),
+			run_after = now() + `+backoffSQL("$1", "$2")+`,
 			finished_at = CASE WHEN attempts >= max_attempts THEN now() END
 		WHERE id IN (SELECT id FROM `+jobsTable+` WHERE status = 'running' AND lease_expires_at < now()
 			FOR UPDATE SKIP LOCKED)`, q.cfg.RetryBackoff, q.cfg.MaxRetryBackoff)
