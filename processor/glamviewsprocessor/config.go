@@ -92,10 +92,11 @@ func (cfg *Config) Validate() error {
 	}
 	names := make(map[string]int, len(cfg.Views))
 	for i, v := range cfg.Views {
-		if first, dup := names[v.Name]; dup && v.Name != "" {
+		if first, dup := names[v.Name]; !dup {
+			names[v.Name] = i
+		} else if v.Name != "" {
 			errs = append(errs, fmt.Errorf("views[%d]: duplicate view name %q (also views[%d])", i, v.Name, first))
 		}
-		names[v.Name] = i
 		for _, err := range v.validate() {
 			errs = append(errs, fmt.Errorf("views[%d] (%q): %w", i, v.Name, err))
 		}
