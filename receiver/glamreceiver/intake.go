@@ -47,6 +47,9 @@ type candidate struct {
 	event usage.Event
 	fate  fate
 	why   rejection
+	// shifted: the event time was corrected for clock skew. It is counted
+	// only if the event is emitted, not when later rejected or a duplicate.
+	shifted bool
 }
 
 // intake follows the items of one request, in request order, from decoding
@@ -60,7 +63,6 @@ type intake struct {
 	cands      []candidate
 	reserved   *reservation
 	duplicates int
-	corrected  int
 }
 
 func (r *glamReceiver) newIntake(req *request, noun string, capacity int) *intake {
@@ -146,7 +148,7 @@ func (in *intake) correctClock(clientNow time.Time, bothWays bool) {
 		for i := range in.cands {
 			if c := &in.cands[i]; c.fate == fateAccepted {
 				c.event.Time = c.event.Time.Add(-skew)
-				in.corrected++
+				c.shifted = true
 			}
 		}
 	}
@@ -270,8 +272,14 @@ func (in *intake) recordTelemetry(ctx context.Context) {
 	if in.duplicates > 0 {
 		t.ReceiverGlamDuplicateEvents.Add(ctx, int64(in.duplicates))
 	}
-	if in.corrected > 0 {
-		t.ReceiverGlamClockCorrectedEvents.Add(ctx, int64(in.corrected))
+	corrected := 0
+	for i := range in.cands {
+		if c := &in.cands[i]; c.fate == fateAccepted && c.shifted {
+			corrected++
+		}
+	}
+	if corrected > 0 {
+		t.ReceiverGlamClockCorrectedEvents.Add(ctx, int64(corrected))
 	}
 	for _, rc := range in.rejections() {
 		t.ReceiverGlamRejectedItems.Add(ctx, int64(rc.n), metric.WithAttributes(attribute.String("reason", rc.why.code)))

@@ -227,6 +227,12 @@ func TestSpanClockSkewIsCorrected(t *testing.T) {
 	assert.False(t, newest.Before(before.Add(-time.Second)) || newest.After(after), "the newest event lands on the receive time, got %v", newest)
 	assert.Equal(t, time.Minute, newest.Sub(records[0].Timestamp().AsTime()), "events keep their spacing")
 	metadatatest.AssertEqualReceiverGlamClockCorrectedEvents(t, h.tel, []metricdata.DataPoint[int64]{{Value: 2}}, telemetryOpts...)
+
+	// A retry corrects nothing more: its events are duplicates, not emitted.
+	resp = h.post("/v1/traces", "application/json", body)
+	require.Equal(t, http.StatusOK, resp.status)
+	require.Len(t, h.allRecords(), 2)
+	metadatatest.AssertEqualReceiverGlamClockCorrectedEvents(t, h.tel, []metricdata.DataPoint[int64]{{Value: 2}}, telemetryOpts...)
 }
 
 func TestOldSpansAreNotShiftedAndAncientOnesRejected(t *testing.T) {
