@@ -43,11 +43,9 @@ func knownDatabase(t *testing.T, day0 time.Time) string {
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, pgschema.Migrate(ctx, db))
-	events, err := usagetest.ReadCSV(knownDataSet, day0)
+	views := usagetest.Views(usageapi.NewDefaultConfig().Views)
+	_, err = usagetest.LoadCSV(ctx, db, knownDataSet, day0, views, usage.EventProbeView)
 	require.NoError(t, err)
-	require.NoError(t, usagetest.Insert(ctx, db, events))
-	views := usageapi.NewDefaultConfig().Views
-	require.NoError(t, usagetest.DeriveViews(ctx, db, usagetest.Views(views), usage.EventProbeView))
 	return dsn
 }
 

@@ -39,12 +39,10 @@ func knownStore(t *testing.T) *Store {
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	require.NoError(t, pgschema.Migrate(ctx, db))
-	events, err := usagetest.ReadCSV(knownDataSet, day0)
+	cfg := NewDefaultConfig()
+	events, err := usagetest.LoadCSV(ctx, db, knownDataSet, day0, usagetest.Views(cfg.Views), usage.EventProbeView)
 	require.NoError(t, err)
 	require.Len(t, events, 21)
-	require.NoError(t, usagetest.Insert(ctx, db, events))
-	cfg := NewDefaultConfig()
-	require.NoError(t, usagetest.DeriveViews(ctx, db, usagetest.Views(cfg.Views), usage.EventProbeView))
 	return New(db, cfg)
 }
 

@@ -121,3 +121,17 @@ func null(s string) any {
 	}
 	return s
 }
+
+// LoadCSV loads a data set read by ReadCSV as raw events and as the rows of
+// the default views (named by views) those events make: the state a
+// collector leaves after receiving them. It returns the events loaded.
+func LoadCSV(ctx context.Context, db *pgxpool.Pool, path string, day0 time.Time, views Views, probeView string) ([]Event, error) {
+	events, err := ReadCSV(path, day0)
+	if err != nil {
+		return nil, err
+	}
+	if err := Insert(ctx, db, events); err != nil {
+		return nil, err
+	}
+	return events, DeriveViews(ctx, db, views, probeView)
+}
