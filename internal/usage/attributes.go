@@ -49,3 +49,22 @@ const (
 // batch it has already applied (together with each data point's view,
 // window and tag set, which is unique within one flush).
 const AttrBatchID = "glam.views.batch_id"
+
+// Attributes the receiver derives from a page URL through its route
+// templates (GLAM's frontend sends no attributes of its own: SPEC §8).
+const (
+	// AttrView is the probe page's view: "explore" or "table".
+	AttrView = "glam.view"
+	// AttrPingType is a Glean product's ping type ("*", "metrics",
+	// "baseline"), GLAM's counterpart of a desktop probe's process.
+	AttrPingType = "glam.ping_type"
+	// AttrAggregationLevel is GLAM's "build_id" or "version".
+	AttrAggregationLevel = "glam.aggregation_level"
+	// AttrRoute is the route template the page URL matched.
+	AttrRoute = "glam.route"
+	// AttrAction is what a click did: the element's data-glean-id.
+	AttrAction = "glam.action"
+	// AttrClientEvent is the name the client gave a page load before the
+	// receiver named it after the page (glean.page_load, documentLoad).
+	AttrClientEvent = "glam.client_event"
+)

@@ -11,8 +11,17 @@ const (
 	EventProbeSearch = "probe.search"
 	// EventPageView: a page of the GLAM app was shown.
 	EventPageView = "page.view"
-	// EventGleanPageLoad is Glean.js's automatic page-load event.
+	// EventGleanPageLoad is Glean.js's automatic page-load event; the
+	// receiver names it after the page it loaded (EventProbeView or
+	// EventPageView).
 	EventGleanPageLoad = "glean.page_load"
+	// EventGleanElementClick is Glean.js's automatic click event, on an
+	// element with a data-glean-id, -type or -label; its id is the
+	// event's AttrAction.
+	EventGleanElementClick = "glean.element_click"
+	// EventDocumentLoad is the span the OpenTelemetry JS document-load
+	// instrumentation records for a full page load.
+	EventDocumentLoad = "documentLoad"
 
 	// AnyEvent in a measure's `event` matches every event.
 	AnyEvent = "*"
@@ -24,4 +33,5 @@ const (
 	MeasureSearches   = "glam.searches"
 	MeasurePageViews  = "glam.page_views"
 	MeasureEvents     = "glam.events"
+	MeasureActions    = "glam.actions"
 )

@@ -37,6 +37,65 @@ type Config struct {
 	// Glean configures the endpoint of Glean.js pings.
 	Glean GleanConfig `mapstructure:"glean"`
 
+	// Pages says where an event's page URL is and how GLAM's routes map
+	// onto attributes; page loads become probe or page views.
+	Pages PagesConfig `mapstructure:"pages"`
+
+	// Clicks says which events are clicks and where their action is.
+	Clicks ClicksConfig `mapstructure:"clicks"`
+
+	// CountBots counts events from browsers whose user agent says bot,
+	// crawler or headless (browser.family "Bot"); off, they are rejected
+	// with the reason in the answer.
+	CountBots bool `mapstructure:"count_bots"`
+
+	_ struct{}
+}
+
+// PagesConfig turns page URLs into GLAM's dimensions.
+type PagesConfig struct {
+	// LoadEvents are the events that are page loads: each becomes the
+	// event of the route its URL matches, or PageViewEvent.
+	LoadEvents []string `mapstructure:"load_events"`
+	// PageViewEvent is what a page load off every route becomes.
+	PageViewEvent string `mapstructure:"page_view_event"`
+	// URLAttributes hold an event's page URL, first found first used.
+	URLAttributes []string `mapstructure:"url_attributes"`
+	// ReferrerAttributes hold the page's referrer.
+	ReferrerAttributes []string `mapstructure:"referrer_attributes"`
+	// MaxURLLength bounds a stored URL, in bytes.
+	MaxURLLength int `mapstructure:"max_url_length"`
+	// MaxTitleLength bounds a stored page title, in bytes.
+	MaxTitleLength int `mapstructure:"max_title_length"`
+	// Routes are tried in order; the first that matches applies.
+	Routes []RouteConfig `mapstructure:"routes"`
+
+	_ struct{}
+}
+
+// RouteConfig is one route template and the attributes its parts set.
+type RouteConfig struct {
+	// Path is a template in page.js notation: /:product/probe/:probe/:view(explore|table).
+	Path string `mapstructure:"path"`
+	// Event is what a page load on this route becomes.
+	Event string `mapstructure:"event"`
+	// Segments maps named segments to attributes.
+	Segments map[string]string `mapstructure:"segments"`
+	// Query maps query parameters to attributes; no other parameter is kept.
+	Query map[string]string `mapstructure:"query"`
+	// Defaults are attribute values for what the URL leaves out.
+	Defaults map[string]string `mapstructure:"defaults"`
+
+	_ struct{}
+}
+
+// ClicksConfig says which events are clicks.
+type ClicksConfig struct {
+	// Events are the click events.
+	Events []string `mapstructure:"events"`
+	// ActionAttribute holds what was clicked; it is copied to glam.action.
+	ActionAttribute string `mapstructure:"action_attribute"`
+
 	_ struct{}
 }
 
@@ -107,6 +166,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("path_prefix %q must not be %s or under it when glean::submit_at_root is on: root Glean pings and the receiver's own paths would overlap", cfg.PathPrefix, gleanSubmit))
 	}
 	if _, err := compileMeasures(cfg.Measures); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := compilePages(cfg.Pages, cfg.Clicks); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.Dedupe.MaxEntries < 0 {

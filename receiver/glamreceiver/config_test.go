@@ -43,12 +43,29 @@ func TestLoadDefaultConfig(t *testing.T) {
 		events[m.Event] = m.Name
 	}
 	assert.Equal(t, map[string]string{
-		usage.EventProbeView:     usage.MeasureProbeViews,
-		usage.EventProbeSearch:   usage.MeasureSearches,
-		usage.EventPageView:      usage.MeasurePageViews,
-		usage.EventGleanPageLoad: usage.MeasurePageViews,
-		usage.AnyEvent:           usage.MeasureEvents,
-	}, events)
+		usage.EventProbeView:   usage.MeasureProbeViews,
+		usage.EventProbeSearch: usage.MeasureSearches,
+		usage.EventPageView:    usage.MeasurePageViews,
+		"glean.element_click":  usage.MeasureActions,
+		usage.AnyEvent:         usage.MeasureEvents,
+	}, events, "page loads are renamed probe.view or page.view before measures apply")
+	assert.False(t, cfg.CountBots, "headless browsers and crawlers are not counted until told")
+	assert.Equal(t, []string{"glean.page_load", "documentLoad", "page.view"}, cfg.Pages.LoadEvents)
+	assert.Equal(t, "page.view", cfg.Pages.PageViewEvent)
+	assert.Equal(t, []string{"url", "url.full", "http.url"}, cfg.Pages.URLAttributes)
+	assert.Equal(t, []string{"referrer"}, cfg.Pages.ReferrerAttributes)
+	assert.Equal(t, 512, cfg.Pages.MaxURLLength)
+	assert.Equal(t, 200, cfg.Pages.MaxTitleLength)
+	require.Len(t, cfg.Pages.Routes, 3)
+	assert.Equal(t, "/:product(firefox)/probe/:probe/:view(explore|table)", cfg.Pages.Routes[0].Path)
+	assert.Equal(t, map[string]string{"glam.channel": "nightly", "glam.probe.process": "content", "glam.os": "*", "glam.aggregation_level": "build_id"},
+		cfg.Pages.Routes[0].Defaults, "Firefox desktop's defaults in GLAM's src/config/firefox-desktop.js")
+	assert.Equal(t, "/:product(fenix)/probe/:probe/:view(explore|table)", cfg.Pages.Routes[1].Path)
+	assert.Equal(t, map[string]string{"app_id": "glam.channel", "ping_type": "glam.ping_type", "os": "glam.os", "aggregationLevel": "glam.aggregation_level"},
+		cfg.Pages.Routes[1].Query, "Glean products name their channel app_id")
+	assert.Equal(t, "Android", cfg.Pages.Routes[1].Defaults["glam.os"], "GLAM's src/config/fenix.js")
+	assert.Equal(t, "*", cfg.Pages.Routes[2].Defaults["glam.os"], "GLAM's src/config/fog.js")
+	assert.Equal(t, ClicksConfig{Events: []string{"glean.element_click"}, ActionAttribute: "id"}, cfg.Clicks)
 }
 
 func TestLoadCustomConfig(t *testing.T) {
@@ -83,6 +100,19 @@ func TestLoadConfigEdgeCases(t *testing.T) {
 	cfg, err = loadConfig(t, "no_dedupe")
 	require.NoError(t, err)
 	assert.Equal(t, 0, cfg.Dedupe.MaxEntries)
+
+	cfg, err = loadConfig(t, "custom_routes")
+	require.NoError(t, err)
+	assert.True(t, cfg.CountBots)
+	assert.Equal(t, []string{"navigation"}, cfg.Pages.LoadEvents)
+	assert.Equal(t, "page.shown", cfg.Pages.PageViewEvent)
+	assert.Equal(t, []string{"url", "url.full", "http.url"}, cfg.Pages.URLAttributes, "keys not set keep their defaults")
+	assert.Equal(t, []RouteConfig{{
+		Path: "/:product/probes/:probe", Event: "probe.view",
+		Segments: map[string]string{"product": "glam.product", "probe": "glam.probe.name"},
+		Query:    map[string]string{"ch": "glam.channel"},
+		Defaults: map[string]string{"glam.channel": "release"},
+	}}, cfg.Pages.Routes, "a routes list replaces GLAM's, it is not merged into it")
 }
 
 func TestConfigValidationErrors(t *testing.T) {
@@ -103,6 +133,11 @@ func TestConfigValidationErrors(t *testing.T) {
 		{"no_endpoint", "endpoint must not be empty"},
 		{"double_wildcard_origin", `cors::allowed_origins: "https://*.*.example" has more than one wildcard`},
 		{"glean_root_overlap", `path_prefix "/submit/otlp" must not be /submit or under it when glean::submit_at_root is on`},
+		{"route_bad_segment", `pages::routes[0]: segments: "probe_name" is not a named segment of "/:product/probe/:probe"`},
+		{"route_without_event", "pages::routes[0]: event must name the event a page load on this route becomes"},
+		{"route_unclosed_choice", `pages::routes[0]: path "/:product(firefox/probe": segment ":product(firefox" opens '(' without closing it at its end`},
+		{"pages_short_url", "pages::max_url_length must be at least 16, got 4"},
+		{"clicks_without_attribute", "clicks::action_attribute must not be empty when clicks::events is set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,10 +18,11 @@ type eventWriter struct {
 	records  plog.LogRecordSlice
 	open     bool
 	family   string
+	pages    *pageRules
 }
 
-func newEventWriter(userAgent string) *eventWriter {
-	return &eventWriter{logs: plog.NewLogs(), family: browserFamily(userAgent)}
+func (in *intake) newEventWriter() *eventWriter {
+	return &eventWriter{logs: plog.NewLogs(), family: in.req.family, pages: in.r.pages}
 }
 
 // startResource makes the following events belong to res.
@@ -31,8 +32,8 @@ func (w *eventWriter) startResource(res pcommon.Resource) {
 }
 
 // write appends ev with the item's attributes attrs (minus the private
-// ones) and the browser family, and returns the record for the caller to
-// add what else its source carries.
+// ones) and the browser family, in GLAM's terms (pageRules.apply), and
+// returns the record for the caller to add what else its source carries.
 func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
 	if !w.open {
 		rl := w.logs.ResourceLogs().AppendEmpty()
@@ -46,6 +47,7 @@ func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
 	lr := ev.AppendTo(w.records)
 	mergeEventAttributes(lr.Attributes(), attrs)
 	setBrowserFamily(lr.Attributes(), w.family)
+	w.pages.apply(lr)
 	return lr
 }
 

@@ -43,6 +43,8 @@ func createDefaultConfig() component.Config {
 		ServerConfig: server,
 		PathPrefix:   defaultPathPrefix,
 		Measures:     defaultMeasures(),
+		Pages:        defaultPages(),
+		Clicks:       defaultClicks(),
 		Dedupe: DedupeConfig{
 			MaxEntries: 100_000,
 			TTL:        24 * time.Hour,

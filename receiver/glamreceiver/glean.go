@@ -43,14 +43,16 @@ type gleanPing struct {
 		StartTime string `json:"start_time"`
 		EndTime   string `json:"end_time"`
 	} `json:"ping_info"`
-	ClientInfo struct {
-		SessionID         string `json:"session_id"`
-		AppChannel        string `json:"app_channel"`
-		OS                string `json:"os"`
-		Locale            string `json:"locale"`
-		AppDisplayVersion string `json:"app_display_version"`
-	} `json:"client_info"`
-	Events []gleanEvent `json:"events"`
+	ClientInfo gleanClientInfo `json:"client_info"`
+	Events     []gleanEvent    `json:"events"`
+}
+
+type gleanClientInfo struct {
+	SessionID         string `json:"session_id"`
+	AppChannel        string `json:"app_channel"`
+	OS                string `json:"os"`
+	Locale            string `json:"locale"`
+	AppDisplayVersion string `json:"app_display_version"`
 }
 
 type gleanEvent struct {
@@ -158,11 +160,12 @@ func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request, bas
 
 	it := r.newIntake(in, "events", len(ping.Events))
 	attrs := it.collectGlean(path, &ping, start)
+	client := ping.ClientInfo
 	clientNow, bothWays := gleanClientClock(req.Header.Get("Date"), ping.PingInfo.EndTime)
 	it.correctClock(clientNow, bothWays)
 	ok = it.run(w, req, "glean", obsOp{r.obs.StartLogsOp, r.obs.EndLogsOp},
 		func() error { return it.dedupeDocument("glean:" + path.appID + "/" + path.docID) },
-		func() (plog.Logs, func(context.Context) error) { return it.writeGlean(path, attrs), nil })
+		func() (plog.Logs, func(context.Context) error) { return it.writeGlean(path, attrs, &client), nil })
 	if !ok {
 		return
 	}
@@ -199,7 +202,6 @@ func needsStartTime(events []gleanEvent) bool {
 // attributes (nil for rejected ones).
 func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time) []pcommon.Map {
 	attrs := make([]pcommon.Map, len(ping.Events))
-	client := ping.ClientInfo
 	for i, ev := range ping.Events {
 		if ev.Category == "" || ev.Name == "" {
 			in.reject(rejectGleanEvent)
@@ -224,15 +226,11 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 			}
 			t = time.UnixMilli(ms)
 		}
-		putIfAbsent(m, usage.AttrChannel, client.AppChannel)
-		putIfAbsent(m, usage.AttrOS, client.OS)
-		putIfAbsent(m, attrGleanLocale, client.Locale)
-		putIfAbsent(m, attrGleanDisplayVersion, client.AppDisplayVersion)
 		attrs[i] = m
 		in.add(usage.Event{
 			ID:        path.docID + "/" + strconv.Itoa(i),
 			Name:      ev.Category + "." + ev.Name,
-			SessionID: client.SessionID,
+			SessionID: ping.ClientInfo.SessionID,
 			Time:      t,
 			Observed:  in.req.received,
 			Source:    usage.SourceGlean,
@@ -242,16 +240,23 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 }
 
 // writeGlean writes the accepted events under one resource naming the
-// application and the ping.
-func (in *intake) writeGlean(path gleanPath, attrs []pcommon.Map) plog.Logs {
-	w := newEventWriter(in.req.userAgent)
+// application and the ping. The app's channel and OS from client_info fill
+// glam.channel and glam.os only where neither the event's extras nor its
+// page URL set them: which channel a person looked at is GLAM's state, not
+// the channel of the GLAM app itself.
+func (in *intake) writeGlean(path gleanPath, attrs []pcommon.Map, client *gleanClientInfo) plog.Logs {
+	w := in.newEventWriter()
 	res := pcommon.NewResource()
 	res.Attributes().PutStr(attrServiceName, path.appID)
 	res.Attributes().PutStr(attrGleanDocumentType, path.docType)
 	w.startResource(res)
 	for i := range in.cands {
 		if c := &in.cands[i]; c.fate == fateAccepted {
-			w.write(c.event, attrs[i])
+			m := w.write(c.event, attrs[i]).Attributes()
+			putIfAbsent(m, usage.AttrChannel, client.AppChannel)
+			putIfAbsent(m, usage.AttrOS, client.OS)
+			putIfAbsent(m, attrGleanLocale, client.Locale)
+			putIfAbsent(m, attrGleanDisplayVersion, client.AppDisplayVersion)
 		}
 	}
 	return w.logs

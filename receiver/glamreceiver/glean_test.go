@@ -71,7 +71,8 @@ func TestGleanPingEventsBecomeUsageEvents(t *testing.T) {
 		}
 		return m
 	}
-	assert.Equal(t, want(docID+"/0", usage.EventGleanPageLoad, map[string]any{"url": "https://glam.example/", "title": "GLAM", "referrer": ""}), attrs(records[0]))
+	assert.Equal(t, want(docID+"/0", usage.EventPageView, map[string]any{"url": "https://glam.example/", "title": "GLAM", "referrer": "", usage.AttrClientEvent: usage.EventGleanPageLoad}), attrs(records[0]),
+		"a page load off GLAM's probe routes is a page view")
 	assert.Equal(t, want(docID+"/1", "probe.view", map[string]any{usage.AttrProbeName: "gc_ms", usage.AttrProduct: "firefox", usage.AttrChannel: "nightly"}), attrs(records[1]),
 		"an extra's glam.channel wins over client_info.app_channel")
 	assert.Equal(t, want(docID+"/2", "probe.search", map[string]any{"query": "gc", "results": int64(7)}), attrs(records[2]),
@@ -82,7 +83,7 @@ func TestGleanPingEventsBecomeUsageEvents(t *testing.T) {
 	assert.Equal(t, wall, records[2].Timestamp().AsTime().Local(), "glean_timestamp is preferred")
 
 	assert.Equal(t, map[string]int{usage.MeasurePageViews: 1, usage.MeasureProbeViews: 1, usage.MeasureSearches: 1, usage.MeasureEvents: 3}, countByMeasure(h.allMeasurements()),
-		"glean.page_load counts as a page view; Glean events named like GLAM's count as those")
+		"a page load off the probe routes counts as a page view; Glean events named like GLAM's count as those")
 
 	// Glean retries a ping with the same document id.
 	resp = h.post(gleanSubmitPath, "application/json; charset=utf-8", body)

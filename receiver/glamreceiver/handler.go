@@ -51,6 +51,9 @@ type obsOp struct {
 // been written.
 func (in *intake) run(w http.ResponseWriter, req *http.Request, format string, op obsOp, dedupe func() error, build func() (plog.Logs, func(context.Context) error)) bool {
 	ctx := op.start(req.Context())
+	if in.req.family == familyBot && !in.r.cfg.CountBots {
+		in.rejectAccepted(rejectBot)
+	}
 	if err := dedupe(); err != nil {
 		op.end(ctx, format, 0, err)
 		writeStatus(w, in.req.enc, http.StatusServiceUnavailable, err.Error())

@@ -32,6 +32,7 @@ var (
 	rejectPast        = rejection{"past_time", "event time is before 2000-01-01"}
 	rejectClientClock = rejection{"client_clock", "client clock differs from the receiver's by more than clock_skew::max_correction"}
 	rejectScope       = rejection{"reserved_scope", "scope name is reserved for the collector's own usage data"}
+	rejectBot         = rejection{"bot", "the user agent is a bot, crawler or headless browser, which count_bots: false does not count"}
 )
 
 type fate uint8

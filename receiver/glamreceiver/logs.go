@@ -86,7 +86,7 @@ func (in *intake) collectRecords(ld plog.Logs) {
 // writeRecords writes the accepted records as usage events, keeping their
 // body, severity and trace context.
 func (in *intake) writeRecords(ld plog.Logs) plog.Logs {
-	w := newEventWriter(in.req.userAgent)
+	w := in.newEventWriter()
 	cursor := 0
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {

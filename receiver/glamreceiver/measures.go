@@ -14,17 +14,6 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
-// defaultMeasures cover the events the GLAM app sends (internal/usage/glam.go).
-func defaultMeasures() []MeasureConfig {
-	return []MeasureConfig{
-		{Name: usage.MeasureProbeViews, Description: "Probes viewed", Unit: "{view}", Event: usage.EventProbeView},
-		{Name: usage.MeasureSearches, Description: "Probe searches", Unit: "{search}", Event: usage.EventProbeSearch},
-		{Name: usage.MeasurePageViews, Description: "Pages of the GLAM app shown", Unit: "{view}", Event: usage.EventPageView},
-		{Name: usage.MeasurePageViews, Description: "Pages of the GLAM app shown", Unit: "{view}", Event: usage.EventGleanPageLoad},
-		{Name: usage.MeasureEvents, Description: "Usage events", Unit: "{event}", Event: usage.AnyEvent},
-	}
-}
-
 // measureRule is one compiled `measures` entry.
 type measureRule struct {
 	measure usage.Measure

@@ -87,11 +87,15 @@ func browserFamily(userAgent string) string {
 	return "Other"
 }
 
+// familyBot is the family of crawlers, monitors and headless browsers
+// (GLAM's own tests among them), which count_bots says whether to count.
+const familyBot = "Bot"
+
 var browserFamilies = []struct {
 	family string
 	tokens []string
 }{
-	{"Bot", []string{"bot", "crawler", "spider", "headlesschrome", "lighthouse"}},
+	{familyBot, []string{"bot", "crawler", "spider", "headlesschrome", "lighthouse"}},
 	{"Edge", []string{"edg/", "edga/", "edgios/", "edge/"}},
 	{"Opera", []string{"opr/", "opera"}},
 	{"Samsung Internet", []string{"samsungbrowser/"}},

@@ -28,6 +28,7 @@ type glamReceiver struct {
 	obs       *receiverhelper.ObsReport
 	telemetry *metadata.TelemetryBuilder
 	measures  *measureSet
+	pages     *pageRules
 	seen      *seenSet
 	origins   originList
 
@@ -52,6 +53,10 @@ func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) 
 	if err != nil {
 		return nil, err
 	}
+	pages, err := compilePages(cfg.Pages, cfg.Clicks)
+	if err != nil {
+		return nil, err
+	}
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
 		ReceiverID:             set.ID,
 		Transport:              "http",
@@ -70,6 +75,7 @@ func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) 
 		obs:       obs,
 		telemetry: telemetry,
 		measures:  measures,
+		pages:     pages,
 		seen:      newSeenSet(cfg.Dedupe.MaxEntries, cfg.Dedupe.TTL),
 	}
 	if cors := cfg.ServerConfig.CORS.Get(); cors != nil {

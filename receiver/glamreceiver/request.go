@@ -37,9 +37,9 @@ type request struct {
 	enc      encoding
 	received time.Time
 	body     []byte
-	// userAgent is the request's User-Agent header, read only to derive a
-	// coarse browser family; it is never stored.
-	userAgent string
+	// family is the coarse browser family of the User-Agent header, which
+	// itself is never stored.
+	family string
 }
 
 // endpoint is what the shared checks need to know of an endpoint.
@@ -103,7 +103,7 @@ func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpo
 		writeStatus(w, enc, http.StatusBadRequest, "request body is not valid UTF-8")
 		return nil, false
 	}
-	return &request{enc: enc, received: received, body: body, userAgent: req.Header.Get("User-Agent")}, true
+	return &request{enc: enc, received: received, body: body, family: browserFamily(req.Header.Get("User-Agent"))}, true
 }
 
 func mediaTypes(allowProto bool) string {

@@ -91,7 +91,7 @@ func (in *intake) collectSpans(td ptrace.Traces) {
 // writeSpans writes the accepted spans as usage events, when some pipeline
 // takes events.
 func (in *intake) writeSpans(td ptrace.Traces) plog.Logs {
-	w := newEventWriter(in.req.userAgent)
+	w := in.newEventWriter()
 	if !in.r.emitsEvents() {
 		return w.logs
 	}
