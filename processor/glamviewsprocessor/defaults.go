@@ -29,11 +29,14 @@ const (
 	ViewSessionProbes      = "glam.session_probes"
 	ViewSearchesDaily      = "glam.searches.daily"
 	ViewPageViewsDaily     = "glam.page_views.daily"
+	ViewActionsDaily       = "glam.actions.daily"
+	ViewSessionActions     = "glam.session_actions"
 )
 
 // glamViews answers GLAM's questions (SPEC §1): which probes are looked at,
 // per hour and per day; by how many sessions; how long sessions last and how
-// many probes they look at; how much people search and browse. They are the
+// many probes they look at; how much people search and browse; which of
+// GLAM's controls they use, and in which sessions. They are the
 // default views and are also published as testdata/glam_views.yaml.
 func glamViews() []ViewConfig {
 	probeTags := []string{usage.AttrProduct, usage.AttrProbeName, usage.AttrProbeProcess, usage.AttrChannel}
@@ -83,6 +86,18 @@ func glamViews() []ViewConfig {
 			Description: "GLAM page views per day.",
 			Measure:     usage.MeasurePageViews, Aggregation: AggregationCount,
 			Window: day,
+		},
+		{
+			Name:        ViewActionsDaily,
+			Description: "Clicks per day by action (the element's data-glean-id) and product.",
+			Measure:     usage.MeasureActions, Aggregation: AggregationCount,
+			TagKeys: []string{usage.AttrAction, usage.AttrProduct}, Window: day, MaxSeries: 10_000,
+		},
+		{
+			Name:        ViewSessionActions,
+			Description: "Clicks per session by action: a session's rows are the controls it used.",
+			Measure:     usage.MeasureActions, Aggregation: AggregationCount,
+			TagKeys: []string{usage.AttrAction}, Window: session, MaxSeries: 100_000,
 		},
 	}
 }
