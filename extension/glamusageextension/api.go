@@ -2,8 +2,10 @@ package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -51,7 +53,32 @@ func (a *api) routes() http.Handler {
 	mux.Handle("GET /api/v1/usage", a.endpoint(a.glamUsage, false))
 	mux.Handle(probebuild.PathPrefix, a.builds)
 	mux.Handle(probebuild.PathPrefix+"/", a.builds)
-	return jsonFallbacks(mux)
+	return textOnly(jsonFallbacks(mux))
+}
+
+// textOnly refuses a path or query string that is not text Postgres can
+// hold: invalid UTF-8 (a lone surrogate among it) or a NUL character would
+// otherwise reach a query and fail there (SQLSTATE 22021) as a 500.
+func textOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isText(r.URL.Path) {
+			writeError(w, http.StatusBadRequest, "the path is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8")
+			return
+		}
+		for k, vs := range r.URL.Query() {
+			for _, v := range append([]string{k}, vs...) {
+				if !isText(v) {
+					writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %q is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8", strings.ToValidUTF8(k, "\ufffd")))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // endpoint runs h under query_timeout and writes its answer; strict

@@ -13,6 +13,15 @@ import (
 
 const dateLayout = "2006-01-02"
 
+// earliestTime and latestTime bound the times a range may name. Usage
+// events start in 2000 (the receiver refuses older ones); the bounds leave
+// room for answers that widen a range to whole hours, days or weeks
+// without leaving the years JSON and Postgres both hold.
+var (
+	earliestTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // parseTime reads RFC 3339 or YYYY-MM-DD (a UTC day). A day given as the
 // end of a range includes that day: it ends at the next midnight.
 func parseTime(name, v string, end bool) (time.Time, error) {
@@ -77,6 +86,10 @@ func (a *api) timeRange(p *params) (usageapi.Range, error) {
 	}
 	if !r.From.Before(r.To) {
 		return r, badRequest{fmt.Sprintf("from (%s) must be before to (%s): send an earlier from or a later to", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))}
+	}
+	if r.From.Before(earliestTime) || r.To.After(latestTime) {
+		return r, badRequest{fmt.Sprintf("from/to (%s to %s) must lie between %s and %s (from defaults to default_range before to)",
+			r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), earliestTime.Format(dateLayout), latestTime.Format(dateLayout))}
 	}
 	if d := r.To.Sub(r.From); d > a.cfg.MaxRange {
 		return r, badRequest{fmt.Sprintf("from/to span %s, more than max_range %s: send a shorter range", d, a.cfg.MaxRange)}

@@ -1,6 +1,7 @@
 package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/glamusageextension"
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,12 +19,20 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
+// writeJSON encodes v before writing anything, so that a value that cannot
+// be encoded is a 500 with a body rather than a 200 with none.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = enc.Encode(errorBody{Error: "internal error: the answer could not be encoded as JSON"})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -140,7 +140,9 @@ func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
 		args = append(args, k)
 		groups[i] = fmt.Sprintf("tags->>$%d", len(args))
 	}
-	selectGroups, groupBy, orderBy := "", "", "total_count DESC"
+	// Without groups the aggregate is one row even over no windows (its sums
+	// NULL): HAVING makes a range without rows answer no rows.
+	selectGroups, groupBy, orderBy := "", "HAVING count(*) > 0", "total_count DESC"
 	if len(groups) > 0 {
 		selectGroups = strings.Join(groups, ", ") + ", "
 		groupBy = "GROUP BY " + positions(len(groups))
@@ -175,6 +177,9 @@ func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
 	})
 	if err != nil {
 		return res, fmt.Errorf("view %s: %w", q.View, err)
+	}
+	if res.Rows == nil {
+		res.Rows = []ViewRow{}
 	}
 	if info.MetricType == "histogram" {
 		err = s.addBuckets(ctx, &res, where, selectGroups, groupBy, args)
