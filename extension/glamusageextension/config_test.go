@@ -41,6 +41,8 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "glam.session_probes", cfg.Usage.Views.SessionProbes)
 	assert.Equal(t, 30*time.Minute, cfg.Usage.ActiveWithin)
 	assert.False(t, cfg.ServerConfig.Auth.HasValue())
+	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadHeaderTimeout, "a stalled client is cut off")
+	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadTimeout)
 	assert.Zero(t, cfg.ProbeBuilds.Workers, "builds need BigQuery credentials: none run by default")
 }
 

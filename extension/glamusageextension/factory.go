@@ -25,6 +25,10 @@ func NewFactory() extension.Factory {
 func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
+	// A stalled client must not hold a connection for ever; API requests
+	// are GETs and small JSON bodies.
+	server.ReadHeaderTimeout = 10 * time.Second
+	server.ReadTimeout = 10 * time.Second
 	builds := probebuild.NewDefaultConfig()
 	// Builds need BigQuery credentials: serve and queue by default, and let
 	// a configured worker count (or a glam-probe-builder) build.

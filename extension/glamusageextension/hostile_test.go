@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,4 +167,34 @@ func rawGet(t *testing.T, rawURL string) (int, []byte) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, body
+}
+
+// A client stalled in its headers or in a declared body is cut off after
+// read_header_timeout / read_timeout while other requests are answered.
+func TestStalledClientsAreCutOff(t *testing.T) {
+	base := startAPI(t, knownDatabase(t, fixtureDay0), host{}, func(cfg *Config) {
+		cfg.ServerConfig.ReadHeaderTimeout = 300 * time.Millisecond
+		cfg.ServerConfig.ReadTimeout = 300 * time.Millisecond
+	})
+	conns := make([]net.Conn, 16)
+	for i := range conns {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		if i%2 == 0 {
+			_, err = fmt.Fprint(c, "POST /api/v1/probe-builds HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{\"product\":")
+		} else {
+			_, err = fmt.Fprint(c, "GET /api/v1/usage/status HTTP/1.1\r\nHost: x\r\nAcc")
+		}
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	status, _ := rawGet(t, base+"/api/v1/usage/status")
+	assert.Equal(t, http.StatusOK, status, "served beside the stalled clients")
+	deadline := time.Now().Add(10 * time.Second)
+	for i, c := range conns {
+		require.NoError(t, c.SetReadDeadline(deadline))
+		_, err := io.ReadAll(c)
+		assert.NoError(t, err, "connection %d was closed by the server, not left hanging", i)
+	}
 }

@@ -38,6 +38,9 @@ func TestLoadDefaultConfig(t *testing.T) {
 	assert.Equal(t, ClockSkewConfig{Tolerance: time.Minute, MaxCorrection: 24 * time.Hour}, cfg.ClockSkew)
 	assert.False(t, cfg.Glean.SubmitAtRoot, "the receiver stays under path_prefix until told")
 	assert.False(t, cfg.ServerConfig.CORS.HasValue(), "CORS stays off until configured")
+	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadHeaderTimeout, "a client stalled in its headers is cut off")
+	assert.Equal(t, 30*time.Second, cfg.ServerConfig.ReadTimeout, "a client stalled in its body is cut off")
+	assert.Equal(t, 30*time.Second, cfg.ServerConfig.WriteTimeout)
 	events := map[string]string{}
 	for _, m := range cfg.Measures {
 		events[m.Event] = m.Name

@@ -19,6 +19,10 @@ const (
 	// defaultCORSMaxAge keeps Chromium from sending a preflight before every
 	// export (it caches a preflight for 5 s when no max age is given).
 	defaultCORSMaxAge = 600
+	// defaultReadHeaderTimeout and defaultReadTimeout bound how long a
+	// client may take to send its headers and its whole request.
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
 )
 
 // NewFactory returns the factory of the glam receiver.
@@ -35,6 +39,11 @@ func NewFactory() receiver.Factory {
 func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
+	// The receiver faces the internet: a client that stalls in its headers
+	// or body (or declares a body it never sends) must not hold a
+	// connection and a goroutine for ever. Browser batches are small.
+	server.ReadHeaderTimeout = defaultReadHeaderTimeout
+	server.ReadTimeout = defaultReadTimeout
 	server.CORS = configoptional.Default(confighttp.CORSConfig{
 		AllowedHeaders: requiredCORSHeaders(),
 		MaxAge:         defaultCORSMaxAge,

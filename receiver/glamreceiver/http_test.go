@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -295,5 +297,39 @@ func TestBrowserFamily(t *testing.T) {
 		"":           "",
 	} {
 		assert.Equal(t, want, browserFamily(ua), ua)
+	}
+}
+
+// A client that declares a body it never sends, or stops in its headers,
+// is cut off after read_timeout / read_header_timeout, while the others
+// are served: 64 stalled connections do not hold the receiver.
+func TestStalledClientsAreCutOff(t *testing.T) {
+	h := newHarness(t, func(cfg *Config) {
+		cfg.ServerConfig.ReadTimeout = 500 * time.Millisecond
+		cfg.ServerConfig.ReadHeaderTimeout = 500 * time.Millisecond
+	}, nil)
+	addr := strings.TrimPrefix(h.origin, "http://")
+	conns := make([]net.Conn, 64)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		if i%2 == 0 {
+			_, err = fmt.Fprintf(c, "POST %s/v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n%s", h.cfg.PathPrefix, strings.Repeat("{", 100))
+		} else {
+			_, err = fmt.Fprintf(c, "POST %s/v1/traces HTTP/1.1\r\nHost: x\r\nContent-Ty", h.cfg.PathPrefix)
+		}
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	resp := h.post("/v1/traces", "application/json", sdkTraces(strAttr("session.id", "s"), sdkSpan(traceA, spanID(1), "probe.view", time.Now(), "")))
+	assert.Equal(t, http.StatusOK, resp.status, "a normal request is served beside the stalled ones")
+	// Our own deadline is far beyond the server's timeouts: reaching it
+	// means the server held the connection.
+	deadline := time.Now().Add(10 * time.Second)
+	for i, c := range conns {
+		require.NoError(t, c.SetReadDeadline(deadline))
+		_, err := io.ReadAll(c)
+		assert.NoError(t, err, "connection %d was closed by the server (io.ReadAll ends at EOF), not left hanging", i)
 	}
 }
