@@ -75,11 +75,15 @@ func createExporterWithID(t testing.TB, cfg *Config, now func() time.Time, id co
 	set.ID = id
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	core, logs := observer.New(zap.InfoLevel)
-	set.Logger = zap.New(core)
+	// The collector gives each signal's exporter a logger naming it; the
+	// metrics exporter comes first here, so the shared store is made with
+	// its settings.
 	f := NewFactory()
-	logsExp, err := f.CreateLogs(context.Background(), set, cfg)
-	require.NoError(t, err)
+	set.Logger = zap.New(core).With(zap.String("otelcol.signal", "metrics"))
 	metrics, err := f.CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	set.Logger = zap.New(core).With(zap.String("otelcol.signal", "logs"))
+	logsExp, err := f.CreateLogs(context.Background(), set, cfg)
 	require.NoError(t, err)
 	stores.mu.Lock()
 	st := stores.stores[set.ID].store

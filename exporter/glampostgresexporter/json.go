@@ -13,7 +13,7 @@ import (
 // AsRaw and encoding/json, which built a Go map per record and cost more than
 // a third of the exporter's CPU. Keys come out sorted, so equal maps give
 // equal bytes (the view rows' tags hash relies on it). Values must have
-// passed badValue: no NaN, no invalid UTF-8.
+// passed usage.ValueProblem: no NaN, no invalid UTF-8.
 
 func appendMap(b []byte, m pcommon.Map) []byte {
 	type entry struct {

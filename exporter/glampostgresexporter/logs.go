@@ -37,7 +37,11 @@ var insertNewEvents = `WITH fresh AS (
 INSERT INTO ` + pgschema.EventsTable + ` (` + strings.Join(pgschema.EventColumns, ", ") + `)
 SELECT s.` + strings.Join(pgschema.EventColumns, ", s.") + ` FROM ` + stageEvents + ` s JOIN fresh USING (event_id)`
 
-func (s *store) pushLogs(ctx context.Context, ld plog.Logs) error {
+func (r *storeRef) pushLogs(ctx context.Context, ld plog.Logs) error {
+	return r.store.pushLogs(ctx, ld, r.logger)
+}
+
+func (s *store) pushLogs(ctx context.Context, ld plog.Logs, logger *zap.Logger) error {
 	batch := newEventBatch(ld, s.acceptedDays())
 	stored := 0
 	if len(batch.rows) > 0 {
@@ -52,7 +56,7 @@ func (s *store) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	if err := batch.rejected.err(); err != nil {
 		s.telemetry.ExporterGlamPostgresRejectedLogRecords.Add(ctx, int64(batch.rejected.count()))
-		s.logger.Warn("log records rejected", zap.Int("rejected", batch.rejected.count()), zap.Int("stored", stored), zap.Error(err))
+		logger.Warn("log records rejected", zap.Int("rejected", batch.rejected.count()), zap.Int("stored", stored), zap.Error(err))
 		return err
 	}
 	return nil

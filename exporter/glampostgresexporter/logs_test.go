@@ -128,6 +128,9 @@ func TestBadLogRecordsAreRejectedAndTheRestStored(t *testing.T) {
 		"and 1 more")
 	assert.Equal(t, []string{"good-1", "good-2", "good-3"}, strings_(t, db, "SELECT event_id FROM glam_usage_events ORDER BY 1"))
 	assert.Equal(t, int64(6), e.counter(t, "exporter_glam_postgres_rejected_log_records"))
+	warnings := e.log.FilterMessage("log records rejected").All()
+	require.Len(t, warnings, 1)
+	assert.Equal(t, "logs", warnings[0].ContextMap()["otelcol.signal"], "the warning about log records names the logs signal")
 }
 
 func TestRetentionDropsWholeDays(t *testing.T) {

@@ -50,7 +50,11 @@ ON CONFLICT (view, window_start, tags_hash) DO UPDATE SET
 WHERE t.metric_type = excluded.metric_type AND t.bucket_bounds IS NOT DISTINCT FROM excluded.bucket_bounds
 RETURNING view, window_start, tags_hash`
 
-func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+func (r *storeRef) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	return r.store.pushMetrics(ctx, md, r.logger)
+}
+
+func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics, logger *zap.Logger) error {
 	batch := newViewBatch(md)
 	if len(batch.points) > 0 {
 		replayed, conflicts, err := s.mergePoints(ctx, batch.points)
@@ -67,7 +71,7 @@ func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	}
 	if err := batch.rejected.err(); err != nil {
 		s.telemetry.ExporterGlamPostgresRejectedDataPoints.Add(ctx, int64(batch.rejected.count()))
-		s.logger.Warn("metric data points rejected", zap.Int("rejected", batch.rejected.count()), zap.Error(err))
+		logger.Warn("metric data points rejected", zap.Int("rejected", batch.rejected.count()), zap.Error(err))
 		return err
 	}
 	return nil

@@ -276,7 +276,7 @@ func (sh *shared) acquire(set exporter.Settings, cfg *Config) (*storeRef, error)
 		sh.stores[set.ID] = e
 	}
 	e.refs++
-	return &storeRef{store: e.store, shared: sh, id: set.ID}, nil
+	return &storeRef{store: e.store, shared: sh, id: set.ID, logger: set.Logger}, nil
 }
 
 func (sh *shared) release(id component.ID, st *store) {
@@ -294,6 +294,10 @@ func (sh *shared) release(id component.ID, st *store) {
 // storeRef is one exporter's hold on its shared store.
 type storeRef struct {
 	*store
+	// logger is this exporter's, naming its signal: the store is shared
+	// by the logs and metrics exporters, and its own logger is whichever
+	// was created first.
+	logger   *zap.Logger
 	shared   *shared
 	id       component.ID
 	started  bool

@@ -4,79 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
 // PostgreSQL text and jsonb cannot hold a NUL character or invalid UTF-8;
 // catching them here refuses one record instead of failing its whole batch.
 func checkText(what, s string) error {
-	if p := badText(s); p != "" {
+	if p := usage.TextProblem(s); p != "" {
 		return fmt.Errorf("%s %s", what, p)
 	}
 	return nil
 }
 
-// badText says what makes s unstorable, or "" when nothing does.
-func badText(s string) string {
-	if strings.IndexByte(s, 0) >= 0 {
-		return "contains a NUL character"
-	}
-	if !utf8.ValidString(s) {
-		return "is not valid UTF-8"
-	}
-	return ""
-}
-
 func checkValue(what string, v pcommon.Value) error {
-	if path, p := badValue(v); p != "" {
+	if path, p := usage.ValueProblem(v); p != "" {
 		return fmt.Errorf("%s%s %s", what, path, p)
 	}
 	return nil
 }
 
 func checkMap(what string, m pcommon.Map) error {
-	if path, p := badMap(m); p != "" {
+	if path, p := usage.MapProblem(m); p != "" {
 		return fmt.Errorf("%s%s %s", what, path, p)
 	}
 	return nil
-}
-
-// badValue finds what in v cannot be stored: the path to it and why, or ""
-// when nothing. Paths are only built for the bad value, since the check runs
-// on every attribute of every record.
-func badValue(v pcommon.Value) (path, problem string) {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return "", badText(v.Str())
-	case pcommon.ValueTypeDouble:
-		if f := v.Double(); math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", fmt.Sprintf("is %v, which JSON cannot hold", f)
-		}
-	case pcommon.ValueTypeMap:
-		return badMap(v.Map())
-	case pcommon.ValueTypeSlice:
-		for i := 0; i < v.Slice().Len(); i++ {
-			if path, p := badValue(v.Slice().At(i)); p != "" {
-				return fmt.Sprintf("[%d]%s", i, path), p
-			}
-		}
-	}
-	return "", ""
-}
-
-func badMap(m pcommon.Map) (path, problem string) {
-	m.Range(func(k string, v pcommon.Value) bool {
-		if problem = badText(k); problem != "" {
-			path = fmt.Sprintf(" key %q", k)
-		} else if path, problem = badValue(v); problem != "" {
-			path = fmt.Sprintf("[%q]%s", k, path)
-		}
-		return problem == ""
-	})
-	return path, problem
 }
 
 // mapJSON is m as a JSON object for a jsonb column: keys sorted, so that

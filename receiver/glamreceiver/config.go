@@ -31,6 +31,10 @@ type Config struct {
 	// Dedupe bounds the memory of event ids already received.
 	Dedupe DedupeConfig `mapstructure:"dedupe"`
 
+	// MaxEventAge refuses events older than this, which the raw event
+	// table would no longer keep; 0 refuses only events before 2000.
+	MaxEventAge time.Duration `mapstructure:"max_event_age"`
+
 	// ClockSkew says how client clocks are corrected.
 	ClockSkew ClockSkewConfig `mapstructure:"clock_skew"`
 
@@ -176,6 +180,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Dedupe.MaxEntries > 0 && cfg.Dedupe.TTL <= 0 {
 		errs = append(errs, errors.New("dedupe::ttl must be positive when dedupe::max_entries is set"))
+	}
+	if cfg.MaxEventAge < 0 {
+		errs = append(errs, errors.New("max_event_age must not be negative"))
 	}
 	if cfg.ClockSkew.Tolerance < 0 {
 		errs = append(errs, errors.New("clock_skew::tolerance must not be negative"))

@@ -51,6 +51,18 @@ func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
 	return lr
 }
 
+// unstorable reports whether any of texts, or anything in m, is something
+// the raw event table cannot hold (usage.TextProblem, usage.MapProblem).
+func unstorable(m pcommon.Map, texts ...string) bool {
+	for _, s := range texts {
+		if usage.TextProblem(s) != "" {
+			return true
+		}
+	}
+	_, problem := usage.MapProblem(m)
+	return problem != ""
+}
+
 // stringAttr reads an attribute as a string ("" when absent).
 func stringAttr(m pcommon.Map, key string) string {
 	if v, ok := m.Get(key); ok {

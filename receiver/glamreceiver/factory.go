@@ -23,6 +23,11 @@ const (
 	// client may take to send its headers and its whole request.
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultReadTimeout       = 30 * time.Second
+	// defaultMaxEventAge is a day inside glam_postgres's default
+	// raw_events.retention (90 days, counted from the oldest whole day
+	// kept): an event accepted now is still within it when the exporter
+	// stores it, even a day later after an outage.
+	defaultMaxEventAge = 89 * 24 * time.Hour
 )
 
 // NewFactory returns the factory of the glam receiver.
@@ -54,6 +59,7 @@ func createDefaultConfig() component.Config {
 		Measures:     defaultMeasures(),
 		Pages:        defaultPages(),
 		Clicks:       defaultClicks(),
+		MaxEventAge:  defaultMaxEventAge,
 		Dedupe: DedupeConfig{
 			MaxEntries: 100_000,
 			TTL:        24 * time.Hour,

@@ -202,6 +202,8 @@ func needsStartTime(events []gleanEvent) bool {
 // attributes (nil for rejected ones).
 func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time) []pcommon.Map {
 	attrs := make([]pcommon.Map, len(ping.Events))
+	c := ping.ClientInfo
+	badClient := unstorable(pcommon.NewMap(), c.SessionID, c.AppChannel, c.OS, c.Locale, c.AppDisplayVersion)
 	for i, ev := range ping.Events {
 		if ev.Category == "" || ev.Name == "" {
 			in.reject(rejectGleanEvent)
@@ -211,6 +213,10 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 		m := pcommon.NewMap()
 		if !putExtras(m, ev.Extra) {
 			in.reject(rejectGleanExtra)
+			continue
+		}
+		if badClient || unstorable(m, ev.Category, ev.Name) {
+			in.reject(rejectUnstorable)
 			continue
 		}
 		if ev.Timestamp > maxGleanOffsetMillis || ev.Timestamp < -maxGleanOffsetMillis {

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
 // deepProtoLogs is an OTLP logs request whose record body is an array
@@ -160,4 +162,60 @@ func TestEmptyBodies(t *testing.T) {
 	resp = h.post(gleanSubmitPath, "application/json", nil)
 	assert.Equal(t, http.StatusBadRequest, resp.status)
 	assert.Empty(t, h.logs.AllLogs())
+}
+
+// A 200 means the event will be stored: what the raw event table cannot
+// hold (a NUL character, which PostgreSQL text and jsonb refuse) is
+// rejected in the answer, not accepted and dropped later by the exporter.
+func TestUnstorableEventsAreRejectedUpFront(t *testing.T) {
+	h := glamHarness(t)
+	now := time.Now().Add(-time.Second)
+	// JSON spells NUL \u0000; %q would write Go's \x00, which is not JSON.
+	nul := func(s string) string { return strings.ReplaceAll(s, "NUL", `\u0000`) }
+	traces := sdkTraces(strAttr("session.id", "s"),
+		sdkSpan(traceA, spanID(1), "probe.view", now, nul(strAttr(usage.AttrProbeName, "gcNULms"))),
+		nul(sdkSpan(traceA, spanID(2), "probeNULview", now, "")),
+		sdkSpan(traceA, spanID(3), "probe.view", now, nul(strAttr("badNULkey", "x"))),
+		sdkSpan(traceA, spanID(4), "probe.view", now, strAttr(usage.AttrProbeName, "gc_ms")),
+	)
+	resp := h.post("/v1/traces", "application/json", traces)
+	require.Equal(t, http.StatusOK, resp.status)
+	assert.JSONEq(t, `{"partialSuccess":{"rejectedSpans":"3","errorMessage":"3 of 4 spans rejected: a name, attribute or body holds a NUL character or a non-finite number, which cannot be stored (3)"}}`, string(resp.body))
+	require.Len(t, h.allRecords(), 1)
+	assert.Equal(t, "gc_ms", attrs(h.allRecords()[0])[usage.AttrProbeName])
+
+	badResource := sdkTraces(nul(strAttr("service.name", "glNULam")), sdkSpan(traceA, spanID(5), "probe.view", now, ""))
+	resp = h.post("/v1/traces", "application/json", badResource)
+	assert.Contains(t, string(resp.body), `"rejectedSpans":"1"`, "a resource attribute is stored with every event")
+
+	logs := sdkLogs("", fmt.Sprintf(`{"timeUnixNano":"%d","eventName":"page.view","body":{"stringValue":"aNULb"}}`, now.UnixNano()))
+	logs = []byte(nul(string(logs)))
+	resp = h.post("/v1/logs", "application/json", logs)
+	assert.Contains(t, string(resp.body), `"rejectedLogRecords":"1"`, "a body with NUL")
+
+	ping := []byte(nul(string(gleanAutoPing(now, "element_click", map[string]string{"id": "view-sql-queryNUL"}))))
+	resp = h.post(docPath(9), "text/plain;charset=UTF-8", ping, "Origin", glamOrigin)
+	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":1,"duplicateEvents":0,
+		"errorMessage":"1 of 1 events rejected: a name, attribute or body holds a NUL character or a non-finite number, which cannot be stored (1)"}`, string(resp.body))
+	assert.Len(t, h.allRecords(), 1, "nothing but the good span was emitted")
+	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}, countByMeasure(h.allMeasurements()))
+}
+
+// The exporter keeps raw events from the day raw_events.retention (90
+// days) reaches back to; the receiver refuses older events first, a day
+// inside that so an event it accepts is still kept when stored.
+func TestEventsOlderThanMaxEventAgeAreRejected(t *testing.T) {
+	h := glamHarness(t)
+	now := time.Now()
+	body := sdkTraces(strAttr("session.id", "s"),
+		sdkSpan(traceA, spanID(1), "probe.view", now.Add(-88*24*time.Hour), ""),
+		sdkSpan(traceA, spanID(2), "probe.view", now.Add(-90*24*time.Hour), ""),
+		sdkSpan(traceA, spanID(3), "probe.view", now.Add(-3*time.Hour), ""),
+		sdkSpan(traceA, spanID(4), "probe.view", time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC), ""),
+	)
+	resp := h.post("/v1/traces", "application/json", body)
+	require.Equal(t, http.StatusOK, resp.status)
+	assert.JSONEq(t, `{"partialSuccess":{"rejectedSpans":"2","errorMessage":"2 of 4 spans rejected: event time is older than max_event_age, beyond what the raw events' retention keeps (2)"}}`, string(resp.body),
+		"the README's old example (a span from 2023) is refused with the reason, not acknowledged and dropped")
+	assert.Len(t, h.allRecords(), 2)
 }

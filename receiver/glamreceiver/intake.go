@@ -32,6 +32,8 @@ var (
 	rejectPast        = rejection{"past_time", "event time is before 2000-01-01"}
 	rejectClientClock = rejection{"client_clock", "client clock differs from the receiver's by more than clock_skew::max_correction"}
 	rejectScope       = rejection{"reserved_scope", "scope name is reserved for the collector's own usage data"}
+	rejectUnstorable  = rejection{"unstorable", "a name, attribute or body holds a NUL character or a non-finite number, which cannot be stored"}
+	rejectTooOld      = rejection{"too_old", "event time is older than max_event_age, beyond what the raw events' retention keeps"}
 	rejectBot         = rejection{"bot", "the user agent is a bot, crawler or headless browser, which count_bots: false does not count"}
 )
 
@@ -161,6 +163,8 @@ func (in *intake) correctClock(clientNow time.Time, bothWays bool) {
 			c.fate, c.why = fateRejected, rejectFuture
 		case c.event.Time.Before(earliestEventTime):
 			c.fate, c.why = fateRejected, rejectPast
+		case in.r.cfg.MaxEventAge > 0 && c.event.Time.Before(received.Add(-in.r.cfg.MaxEventAge)):
+			c.fate, c.why = fateRejected, rejectTooOld
 		}
 	}
 }

@@ -54,6 +54,7 @@ func (in *intake) collectRecords(ld plog.Logs) {
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		resourceSession := stringAttr(rl.Resource().Attributes(), usage.AttrSessionID)
+		badResource := unstorable(rl.Resource().Attributes())
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			records := rl.ScopeLogs().At(j).LogRecords()
 			for k := 0; k < records.Len(); k++ {
@@ -64,6 +65,11 @@ func (in *intake) collectRecords(ld plog.Logs) {
 				}
 				if name == "" {
 					in.reject(rejectNoEventName)
+					continue
+				}
+				if _, bodyProblem := usage.ValueProblem(lr.Body()); badResource || bodyProblem != "" ||
+					unstorable(lr.Attributes(), name, lr.SeverityText()) {
+					in.reject(rejectUnstorable)
 					continue
 				}
 				id := stringAttr(lr.Attributes(), usage.AttrEventID)

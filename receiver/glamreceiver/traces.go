@@ -64,6 +64,7 @@ func (in *intake) collectSpans(td ptrace.Traces) {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		resourceSession := stringAttr(rs.Resource().Attributes(), usage.AttrSessionID)
+		badResource := unstorable(rs.Resource().Attributes())
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			spans := rs.ScopeSpans().At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
@@ -73,6 +74,8 @@ func (in *intake) collectSpans(td ptrace.Traces) {
 					in.reject(rejectInvalidID)
 				case span.Name() == "":
 					in.reject(rejectNoSpanName)
+				case badResource || unstorable(span.Attributes(), span.Name()):
+					in.reject(rejectUnstorable)
 				default:
 					in.add(usage.Event{
 						ID:        span.SpanID().String(),
