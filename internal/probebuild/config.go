@@ -44,6 +44,24 @@ type Config struct {
 	JobRetention time.Duration `mapstructure:"job_retention"`
 
 	Prefetch PrefetchConfig `mapstructure:"prefetch"`
+
+	ViewRefresh ViewRefreshConfig `mapstructure:"view_refresh"`
+}
+
+// ViewRefreshConfig: after a build commits its rows, the worker refreshes
+// GLAM's materialized view over the table (view_<table>, where GLAM's
+// migrations created it), as GLAM's importer does, so that GLAM's app
+// reading Postgres shows the probe at once.
+type ViewRefreshConfig struct {
+	// Enabled refreshes the view; false leaves it to GLAM's next import.
+	Enabled bool `mapstructure:"enabled"`
+	// LockTimeout bounds the wait for the view's lock, held by another
+	// session refreshing it (GLAM's importer); 0 waits as long as it takes.
+	// It does not bound the refresh itself.
+	LockTimeout time.Duration `mapstructure:"lock_timeout"`
+	// MaxAttempts bounds the refreshes tried after transient errors (a lock
+	// timeout, a lost connection), retry_backoff apart and doubling.
+	MaxAttempts int `mapstructure:"max_attempts"`
 }
 
 // BigQueryConfig says where the per-client daily aggregate tables are.
@@ -162,6 +180,11 @@ func NewDefaultConfig() Config {
 			Limit:          50,
 			NotBuiltWithin: 7 * 24 * time.Hour,
 		},
+		ViewRefresh: ViewRefreshConfig{
+			Enabled:     true,
+			LockTimeout: time.Minute,
+			MaxAttempts: 3,
+		},
 	}
 }
 
@@ -243,6 +266,14 @@ func (c *Config) Validate() error {
 		}
 		if p.NotBuiltWithin < 0 {
 			errs = append(errs, fmt.Errorf("prefetch.not_built_within must not be negative, got %s", p.NotBuiltWithin))
+		}
+	}
+	if v := c.ViewRefresh; v.Enabled {
+		if v.LockTimeout < 0 {
+			errs = append(errs, fmt.Errorf("view_refresh.lock_timeout must not be negative, got %s", v.LockTimeout))
+		}
+		if v.MaxAttempts < 1 {
+			errs = append(errs, fmt.Errorf("view_refresh.max_attempts must be at least 1, got %d", v.MaxAttempts))
 		}
 	}
 	return errors.Join(errs...)

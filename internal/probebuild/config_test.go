@@ -26,6 +26,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, NewDefaultConfig(), cfg)
 	assert.False(t, cfg.Prefetch.Enabled, "prefetch is off by default")
+	assert.True(t, cfg.ViewRefresh.Enabled, "GLAM's views are refreshed by default")
 	assert.Equal(t, 1, cfg.Workers)
 }
 
@@ -48,6 +49,7 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, 12*time.Hour, cfg.FreshFor)
 	assert.Equal(t, 7*24*time.Hour, cfg.JobRetention)
 	assert.Equal(t, PrefetchConfig{Enabled: true, Interval: 6 * time.Hour, Days: 30, Limit: 20, NotBuiltWithin: 72 * time.Hour}, cfg.Prefetch)
+	assert.Equal(t, ViewRefreshConfig{Enabled: true, LockTimeout: 5 * time.Minute, MaxAttempts: 5}, cfg.ViewRefresh)
 }
 
 func TestEmulatorConfigNeedsNoCredentials(t *testing.T) {
@@ -74,6 +76,8 @@ func TestInvalidConfigListsEveryProblem(t *testing.T) {
 		"prefetch.days must be at least 1",
 		"prefetch.limit must be at least 1",
 		"job_retention must be 0 (keep) or at least fresh_for (12h0m0s), got 1h0m0s",
+		"view_refresh.lock_timeout must not be negative, got -1s",
+		"view_refresh.max_attempts must be at least 1, got 0",
 	} {
 		assert.ErrorContains(t, err, want)
 	}

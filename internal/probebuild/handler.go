@@ -171,7 +171,13 @@ func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": j.ID, "table": j.Table, "response": rows})
 }
 
+// redirectToResult answers 303 to the result. While GLAM's view is still
+// being refreshed it adds Retry-After: a client waiting for GLAM's own
+// Postgres read path polls the status until view_refresh says refreshed.
 func (h *handler) redirectToResult(w http.ResponseWriter, j *Job, view url.Values) {
+	if j.ViewRefresh != nil && j.ViewRefresh.Status == RefreshPending {
+		h.retryAfter(w)
+	}
 	w.Header().Set("Location", resultURL(j.ID, view))
 	writeJSON(w, http.StatusSeeOther, jobBody(j, view))
 }

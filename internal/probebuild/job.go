@@ -37,6 +37,10 @@ type Job struct {
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 	RunAfter      time.Time  `json:"-"`
 
+	// ViewRefresh says whether GLAM's materialized view over Table shows
+	// the rows yet; set when the rows are committed.
+	ViewRefresh *ViewRefresh `json:"view_refresh,omitempty"`
+
 	// lease identifies the attempt that claimed the job: only it may
 	// heartbeat, complete or fail the job.
 	lease string

@@ -38,7 +38,7 @@ var (
 
 const jobColumns = `id, status, stage, progress, coalesce(error, ''), build, request, priority, attempts,
 	max_attempts, rows_written, coalesce(versions_built, '{}'), created_at, started_at, finished_at, run_after,
-	coalesce(lease_owner, '')`
+	coalesce(lease_owner, ''), view_refresh`
 
 // queue is the job table.
 type queue struct {
@@ -48,10 +48,11 @@ type queue struct {
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
-	var build, req []byte
+	var build, req, viewRefresh []byte
 	var progress float32
 	err := row.Scan(&j.ID, &j.Status, &j.Stage, &progress, &j.Error, &build, &req, &j.Priority, &j.Attempts,
-		&j.MaxAttempts, &j.RowsWritten, &j.VersionsBuilt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt, &j.RunAfter, &j.lease)
+		&j.MaxAttempts, &j.RowsWritten, &j.VersionsBuilt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt, &j.RunAfter, &j.lease,
+		&viewRefresh)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -65,6 +66,12 @@ func scanJob(row pgx.Row) (*Job, error) {
 	}
 	if err := json.Unmarshal(req, &j.Request); err != nil {
 		return nil, fmt.Errorf("job %s: request: %w", j.ID, err)
+	}
+	if viewRefresh != nil {
+		j.ViewRefresh = new(ViewRefresh)
+		if err := json.Unmarshal(viewRefresh, j.ViewRefresh); err != nil {
+			return nil, fmt.Errorf("job %s: view_refresh: %w", j.ID, err)
+		}
 	}
 	j.Table = AggregationTable(j.Build)
 	return &j, nil
@@ -235,16 +242,21 @@ func lockLease(ctx context.Context, tx pgx.Tx, j *Job) error {
 }
 
 // complete marks the attempt's job succeeded inside tx, the transaction that
-// also wrote its rows, and records when the probe was built.
-func complete(ctx context.Context, tx pgx.Tx, j *Job, rows int64, versions []int64) error {
+// also wrote its rows, and records when the probe was built. vr is the
+// view refresh still to do (pending) or not to do (skipped).
+func complete(ctx context.Context, tx pgx.Tx, j *Job, rows int64, versions []int64, vr *ViewRefresh) error {
+	vrJSON, err := json.Marshal(vr)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'succeeded', stage = 'done', progress = 1,
 			error = NULL, rows_written = $2, versions_built = $3, finished_at = now(), lease_owner = NULL,
-			lease_expires_at = NULL
-		WHERE id = $1`, j.ID, rows, versions); err != nil {
+			lease_expires_at = NULL, view_refresh = $4
+		WHERE id = $1`, j.ID, rows, versions, vrJSON); err != nil {
 		return err
 	}
 	b := j.Build
-	_, err := tx.Exec(ctx, `INSERT INTO `+lastBuiltTable+` (product, channel, app_id, ping_type, probe, built_at, job_id, versions, rows_written)
+	_, err = tx.Exec(ctx, `INSERT INTO `+lastBuiltTable+` (product, channel, app_id, ping_type, probe, built_at, job_id, versions, rows_written)
 		VALUES ($1, $2, $3, $4, $5, now(), $6, $7, $8)
 		ON CONFLICT (product, channel, app_id, ping_type, probe) DO UPDATE SET built_at = excluded.built_at,
 			job_id = excluded.job_id, versions = excluded.versions, rows_written = excluded.rows_written`,

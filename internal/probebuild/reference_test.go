@@ -424,6 +424,13 @@ func rowID(r Row) string {
 // storedRows reads back every row a build of b wrote.
 func storedRows(t *testing.T, pool *pgxpool.Pool, b Build) []Row {
 	t.Helper()
+	return rowsOf(t, pool, AggregationTable(b), b)
+}
+
+// rowsOf reads b's probe from a GLAM aggregate table or from GLAM's
+// materialized view over it.
+func rowsOf(t *testing.T, pool *pgxpool.Pool, relation string, b Build) []Row {
+	t.Helper()
 	glean := b.Product != ProductFirefox
 	cols := "version, os, build_id, process, '', '', '', NULL::timestamptz"
 	if glean {
@@ -432,7 +439,7 @@ func storedRows(t *testing.T, pool *pgxpool.Pool, b Build) []Row {
 	rows, err := pool.Query(context.Background(), `SELECT `+cols+`, metric, metric_key, metric_type, client_agg_type,
 		total_users, coalesce(total_sample, -1), coalesce(histogram, ''), coalesce(percentiles, ''),
 		coalesce(non_norm_histogram, ''), coalesce(non_norm_percentiles, '')
-		FROM `+AggregationTable(b)+` WHERE metric = $1`, b.Probe)
+		FROM `+relation+` WHERE metric = $1`, b.Probe)
 	require.NoError(t, err)
 	var out []Row
 	for rows.Next() {

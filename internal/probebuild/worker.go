@@ -27,6 +27,7 @@ func (s *Service) work(ctx context.Context, worker string) {
 			if _, err := s.q.deleteExpired(ctx); err != nil {
 				s.logWaitErr(ctx, "delete expired jobs", err)
 			}
+			s.sweepRefreshes(ctx)
 			checkLeases = time.Now().Add(s.cfg.Lease / 2)
 		}
 		j, err := s.q.claim(ctx, worker)
@@ -177,17 +178,7 @@ func (s *Service) run(ctx context.Context, j *Job) {
 	if err := s.q.heartbeat(bg, j, "writing rows", 0.95); err != nil && !errors.Is(err, errLeaseLost) {
 		log.Warn("probe build: heartbeat failed", zapErr(err))
 	}
-	var written int64
-	err = pgx.BeginFunc(bg, s.pool, func(tx pgx.Tx) error {
-		if err := lockLease(bg, tx, j); err != nil {
-			return err
-		}
-		var err error
-		if written, err = writeRows(bg, tx, out.Table, j.Build.Product != ProductFirefox, out.Rows); err != nil {
-			return err
-		}
-		return complete(bg, tx, j, written, out.Versions)
-	})
+	written, vr, err := s.commitRows(bg, j, out)
 	switch {
 	case errors.Is(err, errLeaseLost):
 		log.Info("probe build finished but the job was cancelled or taken over: rows discarded")
@@ -198,5 +189,34 @@ func (s *Service) run(ctx context.Context, j *Job) {
 		}
 	default:
 		log.Info("probe build succeeded", zap.Int64("rows", written), zap.String("table", out.Table))
+		if vr.Status == RefreshPending {
+			// After the commit, in a transaction of its own: see
+			// refreshView. ctx, not the job's: a refresh of a large view
+			// may outlast job_timeout; shutdown stops it (the job stays
+			// pending, for the sweep).
+			s.refreshView(ctx, j.ID, vr.Schema, *vr.View)
+		}
 	}
+}
+
+// commitRows upserts out's rows and marks j succeeded in one transaction,
+// only while this attempt holds the lease, and notes there whether GLAM's
+// materialized view over the table is to be refreshed.
+func (s *Service) commitRows(ctx context.Context, j *Job, out Output) (int64, *ViewRefresh, error) {
+	var written int64
+	var vr *ViewRefresh
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockLease(ctx, tx, j); err != nil {
+			return err
+		}
+		var err error
+		if written, err = writeRows(ctx, tx, out.Table, j.Build.Product != ProductFirefox, out.Rows); err != nil {
+			return err
+		}
+		if vr, err = detectView(ctx, tx, out.Table, s.cfg.ViewRefresh, written); err != nil {
+			return err
+		}
+		return complete(ctx, tx, j, written, out.Versions, vr)
+	})
+	return written, vr, err
 }
