@@ -140,18 +140,22 @@ func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
 		args = append(args, k)
 		groups[i] = fmt.Sprintf("tags->>$%d", len(args))
 	}
-	// Without groups the aggregate is one row even over no windows (its sums
-	// NULL): HAVING makes a range without rows answer no rows.
-	selectGroups, groupBy, orderBy := "", "HAVING count(*) > 0", "total_count DESC"
+	selectGroups, groupBy, orderBy := "", "", "total_count DESC"
 	if len(groups) > 0 {
 		selectGroups = strings.Join(groups, ", ") + ", "
 		groupBy = "GROUP BY " + positions(len(groups))
 		orderBy += ", " + positions(len(groups))
 	}
 	where := `view = $1 AND window_start >= $2 AND window_start < $3 AND tags @> $4::jsonb`
+	// Without groups the aggregate is one row even over no windows (its sums
+	// NULL): HAVING makes a range without windows answer no rows.
+	having := ""
+	if len(groups) == 0 {
+		having = "HAVING count(*) > 0"
+	}
 	sql := `SELECT ` + selectGroups + `count(*) AS windows, sum(count)::bigint AS total_count, sum(sum)::float8, min(min), max(max),
 			(array_agg(last_value ORDER BY last_value_time DESC NULLS LAST))[1], max(last_value_time)
-		FROM ` + rowsTable + ` WHERE ` + where + ` ` + groupBy + ` ORDER BY ` + orderBy +
+		FROM ` + rowsTable + ` WHERE ` + where + ` ` + groupBy + ` ` + having + ` ORDER BY ` + orderBy +
 		fmt.Sprintf(` LIMIT $%d`, len(args)+1)
 	rows, err := s.db.Query(ctx, sql, append(slices.Clone(args), q.Limit)...)
 	if err != nil {
