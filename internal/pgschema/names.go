@@ -13,11 +13,21 @@ const (
 	// AppliedBatchesTable records which data point of which flush has been
 	// merged into ViewRowsTable.
 	AppliedBatchesTable = "glam_usage_applied_batches"
+	// LogOffsetsTable holds, per consumer of the event log, the log
+	// position its view rows cover.
+	LogOffsetsTable = "glam_usage_log_offsets"
 	// MigrationsTable records the schema versions applied.
 	MigrationsTable = "glam_schema_migrations"
 )
 
-// Columns of EventsTable, in the order the exporter copies them.
+// EventsChannel is the LISTEN/NOTIFY channel the exporter notifies in every
+// transaction that stores new events, so that log consumers wake at its
+// commit instead of polling.
+const EventsChannel = "glam_usage_events"
+
+// Columns of EventsTable, in the order the exporter copies them. The log
+// position columns (log_xid, log_seq) are not among them: the database sets
+// them (migration 0007).
 var EventColumns = []string{
 	"event_id", "event_time", "observed_time", "event_name", "session_id",
 	"product", "probe_name", "probe_process", "channel", "os", "source",

@@ -122,7 +122,13 @@ func testUpgradeFrom(t *testing.T, from int) {
 	// Indexes added to the parent reach the partition that existed before.
 	var idx int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE tablename = $1", EventPartition(day)).Scan(&idx))
-	assert.Equal(t, 3, idx)
+	assert.Equal(t, 4, idx, "the usage API's two and the log position's")
+	// Events stored before the event log existed have a place in it.
+	var xid uint64
+	var seq int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT log_xid::text::bigint, log_seq FROM glam_usage_events WHERE event_id = 'e1'").Scan(&xid, &seq))
+	assert.NotZero(t, xid)
+	assert.Equal(t, int64(1), seq)
 }
 
 // The tag columns hold each row's tag values, NULL where the tag is absent,

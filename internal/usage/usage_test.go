@@ -93,3 +93,18 @@ func TestDataPointCount(t *testing.T) {
 	m.SetEmptyExponentialHistogram().DataPoints().AppendEmpty()
 	assert.Equal(t, 1, DataPointCount(m))
 }
+
+func TestLogPosition(t *testing.T) {
+	p, err := ParseLogPosition("7088/2")
+	require.NoError(t, err)
+	assert.Equal(t, LogPosition{XID: 7088, Seq: 2}, p)
+	assert.Equal(t, "7088/2", p.String())
+	assert.True(t, LogPosition{}.Less(p), "the zero position is the start of the log")
+	assert.True(t, LogPosition{XID: 7088, Seq: 1}.Less(p))
+	assert.True(t, LogPosition{XID: 7087, Seq: 9}.Less(p), "the transaction id orders first")
+	assert.False(t, p.Less(p))
+	for _, bad := range []string{"", "7088", "7088/", "/2", "x/2", "7088/-1", "-1/2"} {
+		_, err := ParseLogPosition(bad)
+		assert.Error(t, err, bad)
+	}
+}
