@@ -28,11 +28,11 @@ const submitPath = new RegExp(`^${ingestPrefix}/submit/glam/events/1/[0-9a-f-]{3
 function sixEvents(sessionId) {
   return {
     events: 6,
-    byName: { 'glean.page_load': 1, 'probe.view': 3, 'probe.search': 1, 'glean.element_click': 1 },
+    byName: { 'page.view': 1, 'probe.view': 3, 'probe.search': 1, 'glean.element_click': 1 },
     byProbe: { gc_ms: 2, cycle_collector: 1 },
     bySession: { [sessionId]: 6 },
     bySource: { glean: 6 },
-    measurements: { 'glam.events': 6, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1 },
+    measurements: { 'glam.events': 6, 'glam.probe_views': 3, 'glam.searches': 1, 'glam.page_views': 1, 'glam.actions': 1 },
   };
 }
 
@@ -40,7 +40,7 @@ function sixEvents(sessionId) {
 function pageLoadAndView(sessionId, probe) {
   return {
     events: 2,
-    byName: { 'glean.page_load': 1, 'probe.view': 1 },
+    byName: { 'page.view': 1, 'probe.view': 1 },
     byProbe: { [probe]: 1 },
     bySession: { [sessionId]: 2 },
     bySource: { glean: 2 },
@@ -117,6 +117,14 @@ describe('Glean.js', browserSuite(), () => {
     assertMeasurementContract(out.measurements);
     assertNothingIdentifying(out, { userAgent });
 
+    // Glean's automatic page load off GLAM's probe routes is a page view;
+    // its URL is kept as origin and path. The click's action is its
+    // data-glean-id.
+    const load = out.events.find((e) => e.name === 'page.view');
+    assert.deepEqual([load.attrs['glam.client_event'], load.attrs.url], ['glean.page_load', `${glam.origin}/glean.html`]);
+    const click = out.events.find((e) => e.name === 'glean.element_click');
+    assert.equal(click.attrs['glam.action'], 'view-sql-query');
+
     assert.equal(glam.forwarded.length, 6);
     for (const r of glam.forwarded) {
       assert.match(r.targetPath, submitPath);
@@ -179,7 +187,7 @@ describe('Glean.js', browserSuite(), () => {
     for (const r of network.filter((n) => n.method === 'POST' && n.url.startsWith(submit))) {
       assert.deepEqual([r.headers['content-type'], r.headers['content-encoding'], r.headers['x-debug-id'], r.headers.origin],
         ['application/json; charset=utf-8', 'gzip', 'glam-e2e', app.origin]);
-      assert.match(r.headers['x-telemetry-agent'], /^Glean\/5\.0\.10 \(JS on /);
+      assert.match(r.headers['x-telemetry-agent'], /^Glean\/5\.0\.7 \(JS on /);
     }
   });
 
@@ -204,7 +212,7 @@ describe('Glean.js', browserSuite(), () => {
 
     assert.deepEqual(tally(out), {
       events: 3,
-      byName: { 'glean.page_load': 2, 'probe.view': 1 },
+      byName: { 'page.view': 2, 'probe.view': 1 },
       byProbe: { gc_ms: 1 },
       bySession: { [sessionId]: 3 },
       bySource: { glean: 3 },

@@ -38,11 +38,14 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
   const measurementsFile = path.join(dir, 'measurements.jsonl');
   const glam = {
     endpoint: `127.0.0.1:${port}`,
+    // Headless Chromium says "HeadlessChrome" in its user agent, which the
+    // receiver takes for a bot and, by default, does not count: these
+    // browsers are people here.
+    count_bots: true,
     ...(allowedOrigins.length ? { cors: { allowed_origins: allowedOrigins, allowed_headers: allowedHeaders } } : {}),
     ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}),
     ...receiver,
   };
-  // YAML is a superset of JSON: no YAML writer needed.
   const config = {
     receivers: { glam },
     exporters: {
@@ -58,6 +61,56 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
       },
     },
   };
+  let run;
+  try {
+    run = await runCollector(dir, config, port);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const { output } = run;
+
+  const scheme = tls ? 'https' : 'http';
+  return {
+    origin: `${scheme}://127.0.0.1:${port}`,
+    ingest: `${scheme}://127.0.0.1:${port}${ingestPrefix}`,
+    configFile: run.configFile,
+    output,
+    events: () => readEvents(eventsFile),
+    measurements: () => readMeasurements(measurementsFile),
+    // waitForEvents polls the events file until it holds at least n records
+    // and returns them, or throws with the collector's log after timeoutMs.
+    async waitForEvents(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const events = await readEvents(eventsFile);
+        if (events.length >= n) return events;
+        if (Date.now() > deadline) {
+          throw new Error(`expected ${n} usage events within ${timeoutMs} ms, got ${events.length}; collector log:\n${output()}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    // stop shuts the collector down gracefully, which drains the pipeline
+    // and flushes the file exporters: what the files hold afterwards is
+    // everything the collector accepted.
+    stop: run.stop,
+    async cleanup() {
+      await this.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// runCollector writes config (an object: YAML is a superset of JSON, so no
+// YAML writer is needed) to dir/config.yaml, starts bin/otelcol-glam with it
+// and resolves once something listens on each of ports (the endpoints the
+// config opens). It rejects with the collector's log when the process dies
+// first. stop() is a graceful shutdown (SIGTERM; SIGKILL after 15 s):
+// every component drains and flushes before the process exits.
+export async function runCollector(dir, config, ports) {
+  const problem = collectorProblem();
+  if (problem) throw new Error(problem);
   const configFile = path.join(dir, 'config.yaml');
   await writeFile(configFile, JSON.stringify(config, null, 2));
 
@@ -69,40 +122,20 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
   let exited = null;
   const exit = new Promise((resolve) => proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(); }));
   try {
-    await waitForPort(port, {
-      gone: () => (exited ? `otelcol-glam exited (${exited.code ?? exited.signal}) before listening:\n${output}` : ''),
-    });
+    for (const port of [ports].flat()) {
+      await waitForPort(port, {
+        gone: () => (exited ? `otelcol-glam exited (${exited.code ?? exited.signal}) before listening:\n${output}` : ''),
+      });
+    }
   } catch (err) {
     proc.kill('SIGKILL');
     await exit;
-    await rm(dir, { recursive: true, force: true });
     throw err;
   }
-
-  const scheme = tls ? 'https' : 'http';
   return {
-    origin: `${scheme}://127.0.0.1:${port}`,
-    ingest: `${scheme}://127.0.0.1:${port}${ingestPrefix}`,
     configFile,
     output: () => output,
-    events: () => readEvents(eventsFile),
-    measurements: () => readMeasurements(measurementsFile),
-    // waitForEvents polls the events file until it holds at least n records
-    // and returns them, or throws with the collector's log after timeoutMs.
-    async waitForEvents(n, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const events = await readEvents(eventsFile);
-        if (events.length >= n) return events;
-        if (Date.now() > deadline) {
-          throw new Error(`expected ${n} usage events within ${timeoutMs} ms, got ${events.length}; collector log:\n${output}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    // stop shuts the collector down gracefully, which drains the pipeline
-    // and flushes the file exporters: what the files hold afterwards is
-    // everything the collector accepted.
+    exited: () => exited,
     async stop() {
       if (!exited) {
         proc.kill('SIGTERM');
@@ -110,10 +143,6 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
         await exit;
         clearTimeout(timer);
       }
-    },
-    async cleanup() {
-      await this.stop();
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }
