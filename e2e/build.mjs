@@ -8,7 +8,7 @@ import path from 'node:path';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const pagesDir = path.join(here, 'pages');
 export const distDir = path.join(here, 'dist');
-const entries = ['otel', 'glean'];
+const entries = ['otel', 'glean', 'glam', 'glam-otel'];
 
 export async function buildPages() {
   await build({

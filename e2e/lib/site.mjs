@@ -13,10 +13,15 @@ const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
 // Headers that describe one hop, not the request: a proxy never forwards them.
 const hopHeaders = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'proxy-connection', 'te', 'trailer']);
 
-async function serveFile(req, res) {
+// serveFile answers a GET with a file of pages/ (or dist/ under /dist/),
+// by its base name. With app set (a single-page app's HTML file), every
+// path without a file extension outside /dist/ is that page, as a
+// single-page app's server answers its routes (GLAM's /firefox/probe/…).
+async function serveFile(req, res, app) {
   const { pathname } = new URL(req.url, 'http://site');
   const dir = pathname.startsWith('/dist/') ? distDir : pagesDir;
-  const name = path.basename(pathname);
+  const route = app && dir === pagesDir && !path.extname(pathname);
+  const name = route ? app : path.basename(pathname);
   if (req.method !== 'GET' || name.startsWith('.') || !types[path.extname(name)]) {
     res.writeHead(404).end();
     return;
@@ -37,6 +42,7 @@ async function readBody(req) {
 
 // startSite serves the pages on 127.0.0.1 at a free port.
 //   tls     {cert, key}: serve https (Glean.js refuses a plain-http endpoint)
+//   app     a single-page app's HTML file in pages/, served for its routes
 //   proxy   {target, routes: [[fromPrefix, toPrefix], ...]}: forward requests
 //           under fromPrefix to target with the prefix replaced; target is
 //           read per request, so it may be set once the collector is up
@@ -46,8 +52,9 @@ async function readBody(req) {
 //           collector's answer, as from a proxy timing out after the
 //           upstream took the request: the client must send it again.
 // The returned site records every request it forwarded in `forwarded`:
-// status is what the browser got, upstreamStatus what the collector said.
-export async function startSite({ tls = null, proxy = null } = {}) {
+// status is what the browser got, upstreamStatus what the collector said,
+// body the request body as the browser sent it (a Buffer).
+export async function startSite({ tls = null, proxy = null, app = '' } = {}) {
   const forwarded = [];
 
   async function forward(req, res, from, to) {
@@ -63,7 +70,7 @@ export async function startSite({ tls = null, proxy = null } = {}) {
     const record = {
       method: req.method, path: req.url, targetPath, origin: req.headers.origin || '',
       contentType: req.headers['content-type'] || '', contentEncoding: req.headers['content-encoding'] || '',
-      bytes: body.length, status: 0, upstreamStatus: 0,
+      bytes: body.length, body, status: 0, upstreamStatus: 0,
     };
     forwarded.push(record);
     const lose = req.method === 'POST' && proxy.loseResponses > 0;
@@ -95,7 +102,7 @@ export async function startSite({ tls = null, proxy = null } = {}) {
 
   const handler = (req, res) => {
     const route = proxy?.routes.find(([from]) => req.url.startsWith(from));
-    const done = route ? forward(req, res, route[0], route[1]) : serveFile(req, res);
+    const done = route ? forward(req, res, route[0], route[1]) : serveFile(req, res, app);
     done.catch((err) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(err));
