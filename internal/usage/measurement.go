@@ -11,7 +11,9 @@ import (
 // one data point of a Gauge metric named after the measure, in a scope named
 // MeasurementScope. The data point's time is the event time and its
 // attributes are the event's attributes, which views use as tags
-// (session.id among them, for session windows).
+// (session.id among them, for session windows). Its start time, when set,
+// is when the event was received: measurements read from the event log
+// are late or early by that, not by when the log was read.
 
 // Measure describes what a measurement measures.
 type Measure struct {
@@ -51,6 +53,13 @@ func (w *MeasurementWriter) Record(m Measure, t time.Time, value float64, tags p
 	dp.SetTimestamp(pcommon.NewTimestampFromTime(t))
 	dp.SetDoubleValue(value)
 	tags.CopyTo(dp.Attributes())
+}
+
+// RecordReceived is Record for an event received at received.
+func (w *MeasurementWriter) RecordReceived(m Measure, t, received time.Time, value float64, tags pcommon.Map) {
+	w.Record(m, t, value, tags)
+	points := w.points[m.Name]
+	points.At(points.Len()-1).SetStartTimestamp(pcommon.NewTimestampFromTime(received))
 }
 
 // Len is the number of measurements recorded so far.

@@ -32,6 +32,11 @@ type batch struct {
 	units []string
 	// scopeVersion is the collector's version, set on the output scope.
 	scopeVersion string
+	// fromLog: the batch covers the log range log; gen is the views'
+	// generation it was taken in (logState.gen).
+	fromLog bool
+	log     logRange
+	gen     uint64
 }
 
 func (b *batch) pointCount() int {
@@ -48,6 +53,11 @@ func (b *batch) metrics() pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr(usage.AttrBatchID, b.id)
+	if b.fromLog {
+		rm.Resource().Attributes().PutStr(usage.AttrLogConsumer, b.log.consumer)
+		rm.Resource().Attributes().PutStr(usage.AttrLogFrom, b.log.from.String())
+		rm.Resource().Attributes().PutStr(usage.AttrLogTo, b.log.to.String())
+	}
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(usage.ViewScope)
 	sm.Scope().SetVersion(b.scopeVersion)

@@ -25,11 +25,13 @@ type fixedWindows struct {
 	last *fixedWindow
 }
 
+// recordFixed folds a measurement into its window. A window that was already
+// flushed and forgotten is made again: it only carries what it gains from
+// now on, which downstream adds to the row of that window, so no
+// measurement is too late for a fixed window (the event log and the raw
+// events' retention bound how late one can come).
 func (v *view) recordFixed(t, now int64, value float64, key []byte) outcome {
 	start := t - mod(t, v.size)
-	if now > start+v.size+v.lateness {
-		return tooLate
-	}
 	w := v.fixed.last
 	if w == nil || w.start != start {
 		w = v.fixed.byStart[start]

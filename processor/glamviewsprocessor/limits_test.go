@@ -19,27 +19,36 @@ var ignoreTime = []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 
 func viewAttr(name string) attribute.Set { return attribute.NewSet(attribute.String("view", name)) }
 
-func TestLateMeasurements(t *testing.T) {
+// No measurement is too late for a fixed window: one whose window was
+// flushed and forgotten makes it again, carrying only what it gains, which
+// downstream adds to that window's row (late events from the log: an
+// offline client, a queued ping).
+func TestLateMeasurementsReachFixedWindows(t *testing.T) {
 	daily := hourly("daily", measureViews, AggregationCount)
 	daily.Window.Size = 24 * time.Hour
 	h := newHarness(t, testConfig(hourly("hourly", measureViews, AggregationCount), daily))
 	h.clock.set(t0.Add(12*time.Hour + 30*time.Minute))
 	h.consume(
-		// Its hour closed 30 minutes ago, within the allowed hour: counted.
+		// Its hour closed 30 minutes ago, within the allowed hour.
 		m{measureViews, t0.Add(11*time.Hour + 10*time.Minute), 1, nil},
-		// Its hour closed 90 minutes ago: too late for the hourly view, in
-		// time for the daily one.
+		// Its hour closed 90 minutes ago, beyond allowed_lateness.
 		m{measureViews, t0.Add(10*time.Hour + 20*time.Minute), 1, nil},
 	)
 	h.flushAt(t0.Add(12*time.Hour + 31*time.Minute))
+	// Three days late, after its windows were forgotten.
+	h.consume(m{measureViews, t0.Add(-72*time.Hour + 5*time.Minute), 1, nil})
+	h.flushAt(t0.Add(12*time.Hour + 32*time.Minute))
 
 	assert.Equal(t, []out{
+		{view: "daily", start: t0.Add(-72 * time.Hour), end: t0.Add(-48 * time.Hour), tags: map[string]string{}, count: 1},
 		{view: "daily", start: t0, end: t0.Add(24 * time.Hour), tags: map[string]string{}, count: 2},
+		{view: "hourly", start: t0.Add(-72 * time.Hour), end: t0.Add(-71 * time.Hour), tags: map[string]string{}, count: 1},
+		{view: "hourly", start: t0.Add(10 * time.Hour), end: t0.Add(11 * time.Hour), tags: map[string]string{}, count: 1},
 		{view: "hourly", start: t0.Add(11 * time.Hour), end: t0.Add(12 * time.Hour), tags: map[string]string{}, count: 1},
 	}, withoutBatch(h.points()))
-	metadatatest.AssertEqualProcessorGlamViewsMeasurementsLate(t, h.tel,
-		[]metricdata.DataPoint[int64]{{Attributes: viewAttr("hourly"), Value: 1}}, ignoreTime...)
-	_, err := h.tel.GetMetric("otelcol_processor_glam_views_measurements_unused")
+	_, err := h.tel.GetMetric("otelcol_processor_glam_views_measurements_late")
+	assert.Error(t, err, "nothing is counted late for fixed windows")
+	_, err = h.tel.GetMetric("otelcol_processor_glam_views_measurements_unused")
 	assert.Error(t, err, "a measurement one view took is not unused")
 }
 

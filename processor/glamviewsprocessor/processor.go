@@ -53,11 +53,13 @@ type viewsProcessor struct {
 	clock     clock
 	version   string
 
-	// mu guards the views' state, keyBuf and closed.
+	// mu guards the views' state, keyBuf, log and closed.
 	mu        sync.Mutex
 	views     []*view
 	byMeasure map[string][]*view
+	byName    map[string]*view
 	keyBuf    []byte
+	log       logState
 	closed    bool
 
 	// flushMu makes flushes one at a time, in order.
@@ -90,6 +92,7 @@ func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metric
 		clock:     clk,
 		version:   set.BuildInfo.Version,
 		byMeasure: map[string][]*view{},
+		byName:    map[string]*view{},
 		instance:  hex.EncodeToString(id[:]),
 		stop:      make(chan struct{}),
 	}
@@ -97,6 +100,7 @@ func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metric
 		v := newView(vc, int64(cfg.AllowedLateness))
 		p.views = append(p.views, v)
 		p.byMeasure[vc.Measure] = append(p.byMeasure[vc.Measure], v)
+		p.byName[vc.Name] = v
 	}
 	err = tb.RegisterProcessorGlamViewsSeriesCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
@@ -147,24 +151,43 @@ func (p *viewsProcessor) shutdown(ctx context.Context) error {
 	return err
 }
 
-// processMetrics takes the measurement scopes out of md into the views and
-// passes the rest on.
+// processMetrics takes the measurement scopes (and session context) out of
+// md into the views and passes the rest on. Measurements read from the event
+// log are taken only where they continue it (admitLog); otherwise the whole
+// request is refused and the consumer reads again from its offset.
 func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	now := p.clock.Now().UnixNano()
 	var unused, invalid int64
+	var refused error
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return md, errShutDown
 	}
 	md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
+		if refused != nil {
+			return false
+		}
+		r, fromLog, err := readLogRange(rm.Resource())
+		if err == nil && fromLog {
+			err = p.admitLog(r)
+		}
+		if err != nil {
+			refused = err
+			return false
+		}
 		removed := false
 		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
-			if !usage.IsMeasurementScope(sm.Scope()) {
+			switch {
+			case usage.IsMeasurementScope(sm.Scope()):
+				u, inv := p.recordMetrics(sm.Metrics(), now, fromLog)
+				unused, invalid = unused+u, invalid+inv
+			case fromLog && sm.Scope().Name() == usage.SessionContextScope:
+				p.recordContext(sm.Metrics())
+			default:
 				return false
 			}
-			u, inv := p.recordMetrics(sm.Metrics(), now)
-			unused, invalid, removed = unused+u, invalid+inv, true
+			removed = true
 			return true
 		})
 		return removed && rm.ScopeMetrics().Len() == 0
@@ -173,6 +196,9 @@ func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 	p.mu.Unlock()
 
 	p.report(ctx, unused, invalid, reports)
+	if refused != nil {
+		return md, refused
+	}
 	if md.ResourceMetrics().Len() == 0 {
 		return md, processorhelper.ErrSkipProcessingData
 	}
@@ -181,7 +207,7 @@ func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 
 // recordMetrics folds one scope's measurements into the views and returns
 // how many no view used and how many were invalid.
-func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64) (unused, invalid int64) {
+func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64, fromLog bool) (unused, invalid int64) {
 	for i := 0; i < metrics.Len(); i++ {
 		m := metrics.At(i)
 		views := p.byMeasure[m.Name()]
@@ -196,7 +222,16 @@ func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64) (
 		}
 		dps := m.Gauge().DataPoints()
 		for j := 0; j < dps.Len(); j++ {
-			u, inv := p.recordPoint(views, dps.At(j), now)
+			dp := dps.At(j)
+			at := now
+			// Read from the log, an event is late or early by when it was
+			// received, not by when the log was read: a backlog (after an
+			// outage, a restart) is counted as it was sent.
+			if observed := observedTime(dp); fromLog && observed > 0 {
+				at = observed
+				p.log.watermark = max(p.log.watermark, observed)
+			}
+			u, inv := p.recordPoint(views, dp, at)
 			unused, invalid = unused+u, invalid+inv
 		}
 	}
@@ -283,7 +318,14 @@ func (p *viewsProcessor) take() *batch {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now().UnixNano()
-	b := &batch{scopeVersion: p.version}
+	if p.log.known && p.log.watermark > 0 {
+		now = p.log.watermark
+	}
+	b := &batch{scopeVersion: p.version, gen: p.log.gen}
+	if p.log.known {
+		b.log = logRange{consumer: p.log.consumer, from: p.log.cut, to: p.log.fed}
+		b.fromLog = true
+	}
 	for _, v := range p.views {
 		if points := v.take(now); len(points) > 0 {
 			b.views = append(b.views, v)
@@ -291,9 +333,12 @@ func (p *viewsProcessor) take() *batch {
 			b.points = append(b.points, points)
 		}
 	}
-	if len(b.views) == 0 {
+	if len(b.views) == 0 && (!b.fromLog || b.log.from == b.log.to) {
 		return nil
 	}
+	// A batch of the log with no points still moves the offset past the
+	// events that made none.
+	p.log.cut = p.log.fed
 	p.seq++
 	b.id = p.instance + "-" + strconv.FormatUint(p.seq, 10)
 	return b
@@ -306,6 +351,9 @@ func (p *viewsProcessor) take() *batch {
 func (p *viewsProcessor) flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
+	if p.pending != nil && p.stale(p.pending) {
+		p.pending = nil
+	}
 	if p.pending != nil {
 		if err := p.send(ctx, p.pending); err != nil {
 			return err
@@ -330,7 +378,7 @@ func (p *viewsProcessor) finalFlush(ctx context.Context) error {
 	defer p.flushMu.Unlock()
 	var errs []error
 	for _, b := range []*batch{p.pending, p.take()} {
-		if b == nil {
+		if b == nil || p.stale(b) {
 			continue
 		}
 		if err := p.send(ctx, b); err != nil {
@@ -346,11 +394,26 @@ func (p *viewsProcessor) finalFlush(ctx context.Context) error {
 // the batch is logged, counted and dropped so it cannot block the views.
 func (p *viewsProcessor) send(ctx context.Context, b *batch) error {
 	err := p.next.ConsumeMetrics(ctx, b.metrics())
+	if b.fromLog && errors.Is(err, usage.ErrLogPositionConflict) {
+		// Not lost: the events it covers are read again from the offset.
+		p.logger.Warn("Views batch refused as not starting at the log offset; the views start again from it",
+			zap.String("batch_id", b.id), zap.Stringer("from", b.log.from), zap.Error(err))
+		p.conflict(b)
+		return nil
+	}
 	if err != nil && consumererror.IsPermanent(err) {
 		p.lose(ctx, b, err)
 		return nil
 	}
 	return err
+}
+
+// stale reports whether b was taken before the views were last reset: what
+// it covers will be read from the log again.
+func (p *viewsProcessor) stale(b *batch) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return b.fromLog && b.gen != p.log.gen
 }
 
 func (p *viewsProcessor) lose(ctx context.Context, b *batch, err error) {

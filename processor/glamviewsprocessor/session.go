@@ -55,6 +55,35 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 	return recorded
 }
 
+// loadSession restores a session row already merged downstream as an
+// emitted window of session sid, [start, end], holding the tag set key with
+// nothing to flush: the session's next events extend it (the same row)
+// instead of opening another. Beyond max_series it is not restored.
+func (v *view) loadSession(sid string, start, end int64, key []byte) {
+	var w *sessionWindow
+	for x := v.sessions.byID[sid]; x != nil; x = x.older {
+		if x.start == start {
+			w = x
+			break
+		}
+	}
+	if w == nil {
+		if v.live >= v.limit {
+			return
+		}
+		w = &sessionWindow{id: sid, start: start, end: end, emitted: true, older: v.sessions.byID[sid]}
+		v.sessions.byID[sid] = w
+	}
+	w.end = max(w.end, end)
+	if w.get(key) == nil {
+		if w.one != nil && v.live >= v.limit {
+			return
+		}
+		w.put(&series{key: string(key)})
+		v.live++
+	}
+}
+
 // recordOverflowSession counts a measurement of a session beyond max_series
 // in the overflow pseudo-session, which has no session.id but the same gap
 // and duration rules, so its rows keep a stable start.

@@ -65,6 +65,13 @@ func newView(cfg ViewConfig, lateness int64) *view {
 
 func (v *view) isSession() bool { return v.size == 0 }
 
+// reset forgets every window (the views start again from the log).
+func (v *view) reset() {
+	v.fixed = fixedWindows{byStart: map[int64]*fixedWindow{}}
+	v.sessions = sessionWindows{byID: map[string]*sessionWindow{}}
+	v.live, v.overflowLive = 0, 0
+}
+
 // record folds one measurement at event time t into the view. buf is
 // scratch space for the tag key; the grown buffer is returned for reuse.
 func (v *view) record(t, now int64, value float64, attrs pcommon.Map, buf []byte) (outcome, []byte) {
