@@ -24,7 +24,8 @@ import (
 // The benchmarks drive the full HTTP handler the server runs (confighttp's
 // wrappers included: decompression, body limit, otelhttp, client info) with
 // httptest requests, into no-op consumers for traces, logs and metrics, with
-// the default measures and deduplication on. Every iteration sends fresh
+// deduplication on (the receiver derives no measurements: that happens
+// downstream, from the committed event log). Every iteration sends fresh
 // span ids, so events are really emitted, not suppressed as duplicates.
 //
 //	go test -run '^$' -bench . -benchmem ./receiver/glamreceiver/

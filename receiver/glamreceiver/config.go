@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/confmap"
 )
 
 // Config is the configuration of the glam receiver.
@@ -20,9 +21,6 @@ type Config struct {
 	// PathPrefix is where the receiver's endpoints live:
 	// {path_prefix}/v1/traces|logs|metrics and {path_prefix}/submit/...
 	PathPrefix string `mapstructure:"path_prefix"`
-
-	// Measures say which events record a measurement on which measure.
-	Measures []MeasureConfig `mapstructure:"measures"`
 
 	// RespectDoNotTrack drops (with a 200 answer) requests carrying
 	// `DNT: 1` or `Sec-GPC: 1`.
@@ -114,20 +112,6 @@ type GleanConfig struct {
 	_ struct{}
 }
 
-// MeasureConfig records, for every event named Event (or every event when
-// Event is "*"), one measurement on the measure Name.
-type MeasureConfig struct {
-	Name        string `mapstructure:"name"`
-	Description string `mapstructure:"description"`
-	Unit        string `mapstructure:"unit"`
-	Event       string `mapstructure:"event"`
-	// Value names the event attribute holding the recorded value; empty
-	// records 1.
-	Value string `mapstructure:"value"`
-
-	_ struct{}
-}
-
 // DedupeConfig bounds the set of event ids already received. An id is
 // remembered for TTL or until MaxEntries newer ids push it out, whichever
 // comes first.
@@ -151,7 +135,22 @@ type ClockSkewConfig struct {
 	_ struct{}
 }
 
-var _ component.Config = (*Config)(nil)
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
+
+// Unmarshal refuses the `measures` option, which moved to the glam_eventlog
+// receiver: measurements are derived from the committed event log, not
+// here. It has to be checked by name: ServerConfig, squashed in, has its own
+// Unmarshal, and then confmap ignores the keys Config does not know, so an
+// old config's measures would otherwise be dropped without a word.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if conf.IsSet("measures") {
+		return errors.New("measures: no longer an option of the glam receiver; measurements are derived from the committed event log by the glam_eventlog receiver, so configure measures there")
+	}
+	return conf.Unmarshal(cfg)
+}
 
 // adBlockWords are path fragments that EasyPrivacy-style lists match; a
 // prefix containing one would get the receiver blocked in many browsers.
@@ -168,9 +167,6 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Glean.SubmitAtRoot && (cfg.PathPrefix == gleanSubmit || strings.HasPrefix(cfg.PathPrefix, gleanSubmit+"/")) {
 		errs = append(errs, fmt.Errorf("path_prefix %q must not be %s or under it when glean::submit_at_root is on: root Glean pings and the receiver's own paths would overlap", cfg.PathPrefix, gleanSubmit))
-	}
-	if _, err := compileMeasures(cfg.Measures); err != nil {
-		errs = append(errs, err)
 	}
 	if _, err := compilePages(cfg.Pages, cfg.Clicks); err != nil {
 		errs = append(errs, err)

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
-	"github.com/mozilla/otelcol-glam/internal/usage"
 	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
 )
 
@@ -41,17 +40,6 @@ func TestLoadDefaultConfig(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadHeaderTimeout, "a client stalled in its headers is cut off")
 	assert.Equal(t, 30*time.Second, cfg.ServerConfig.ReadTimeout, "a client stalled in its body is cut off")
 	assert.Equal(t, 30*time.Second, cfg.ServerConfig.WriteTimeout)
-	events := map[string]string{}
-	for _, m := range cfg.Measures {
-		events[m.Event] = m.Name
-	}
-	assert.Equal(t, map[string]string{
-		usage.EventProbeView:   usage.MeasureProbeViews,
-		usage.EventProbeSearch: usage.MeasureSearches,
-		usage.EventPageView:    usage.MeasurePageViews,
-		"glean.element_click":  usage.MeasureActions,
-		usage.AnyEvent:         usage.MeasureEvents,
-	}, events, "page loads are renamed probe.view or page.view before measures apply")
 	assert.False(t, cfg.CountBots, "headless browsers and crawlers are not counted until told")
 	assert.Equal(t, []string{"glean.page_load", "documentLoad", "page.view"}, cfg.Pages.LoadEvents)
 	assert.Equal(t, "page.view", cfg.Pages.PageViewEvent)
@@ -85,10 +73,6 @@ func TestLoadCustomConfig(t *testing.T) {
 	})
 	want.PathPrefix = "/glam/in"
 	want.RespectDoNotTrack = true
-	want.Measures = []MeasureConfig{
-		{Name: "glam.probe_views", Description: "Probes viewed", Unit: "{view}", Event: "probe.view"},
-		{Name: "glam.load_time", Description: "Page load time", Unit: "ms", Event: "page.view", Value: "load_ms"},
-	}
 	want.Dedupe = DedupeConfig{MaxEntries: 1000, TTL: time.Hour}
 	want.ClockSkew = ClockSkewConfig{Tolerance: 30 * time.Second, MaxCorrection: 48 * time.Hour}
 	want.Glean = GleanConfig{SubmitAtRoot: true}
@@ -96,11 +80,7 @@ func TestLoadCustomConfig(t *testing.T) {
 }
 
 func TestLoadConfigEdgeCases(t *testing.T) {
-	cfg, err := loadConfig(t, "no_measures")
-	require.NoError(t, err)
-	assert.Empty(t, cfg.Measures, "an explicit empty list turns the default measures off")
-
-	cfg, err = loadConfig(t, "no_dedupe")
+	cfg, err := loadConfig(t, "no_dedupe")
 	require.NoError(t, err)
 	assert.Equal(t, 0, cfg.Dedupe.MaxEntries)
 
@@ -127,9 +107,6 @@ func TestConfigValidationErrors(t *testing.T) {
 		{"trailing_slash", `path_prefix "/api/v1/ingest/" must not end with '/'`},
 		{"relative_prefix", `path_prefix "api/v1/ingest" must start with '/'`},
 		{"unclean_prefix", `path_prefix "/api//ingest" must be a clean path`},
-		{"measure_without_event", "measures[0]: name and event must not be empty"},
-		{"measure_unit_conflict", `measures[1]: measure "glam.page_views" has unit "{load}" here and "{view}" in an earlier entry`},
-		{"measure_twice", `measures[1]: measure "glam.events" for event "*" is listed twice`},
 		{"negative_dedupe", "dedupe::max_entries must not be negative"},
 		{"dedupe_without_ttl", "dedupe::ttl must be positive"},
 		{"bad_skew", "clock_skew::max_correction must be positive and at least clock_skew::tolerance"},
@@ -149,6 +126,22 @@ func TestConfigValidationErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestMeasuresIsNotAnOption: measures moved to the glam_eventlog receiver,
+// which derives measurements from the committed event log. A config that
+// still lists them on glam must fail to load rather than seem to apply (an
+// unknown key alone would not: see Config.Unmarshal).
+func TestMeasuresIsNotAnOption(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "measures").String())
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	err = sub.Unmarshal(cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "measures: no longer an option of the glam receiver")
+	assert.Contains(t, err.Error(), "glam_eventlog")
 }
 
 func TestPathPrefixRejectsEveryAdBlockWord(t *testing.T) {

@@ -2,19 +2,6 @@ package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamrec
 
 import "github.com/mozilla/otelcol-glam/internal/usage"
 
-// defaultMeasures cover the events GLAM's usage comes as
-// (internal/usage/glam.go): probe and page views (Glean's page loads
-// become one or the other), searches, clicks, and every event.
-func defaultMeasures() []MeasureConfig {
-	return []MeasureConfig{
-		{Name: usage.MeasureProbeViews, Description: "Probes viewed", Unit: "{view}", Event: usage.EventProbeView},
-		{Name: usage.MeasureSearches, Description: "Probe searches", Unit: "{search}", Event: usage.EventProbeSearch},
-		{Name: usage.MeasurePageViews, Description: "Pages of the GLAM app shown, other than a probe's", Unit: "{view}", Event: usage.EventPageView},
-		{Name: usage.MeasureActions, Description: "Clicks on GLAM's data-glean-id elements", Unit: "{click}", Event: usage.EventGleanElementClick},
-		{Name: usage.MeasureEvents, Description: "Usage events", Unit: "{event}", Event: usage.AnyEvent},
-	}
-}
-
 // defaultPages are GLAM's routes as its router (src/routing/Router.svelte)
 // declares them, /:product/:section/:probeName/(explore|table) with section
 // "probe", and the dimensions its query string carries. GLAM leaves a

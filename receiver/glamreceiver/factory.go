@@ -56,7 +56,6 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ServerConfig: server,
 		PathPrefix:   defaultPathPrefix,
-		Measures:     defaultMeasures(),
 		Pages:        defaultPages(),
 		Clicks:       defaultClicks(),
 		MaxEventAge:  defaultMaxEventAge,

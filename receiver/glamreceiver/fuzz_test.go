@@ -22,7 +22,8 @@ import (
 // check what clients and pipelines rely on: the answer is 200 or a 4xx,
 // never a crash or a 5xx; and a 200 accounts for every item — what reached
 // the pipelines plus what the partial success reports rejected is exactly
-// what the request held. Deduplication is off so that every accepted item
+// what the request held; and usage events reach the logs pipeline only,
+// never the metrics one. Deduplication is off so that every accepted item
 // must show up. Seed corpora are in testdata/fuzz; run one target with
 // e.g. `go test -run '^$' -fuzz FuzzTraces -fuzztime 60s`.
 
@@ -37,7 +38,6 @@ type fuzzReceiver struct {
 func newFuzzReceiver(t testing.TB) *fuzzReceiver {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Dedupe.MaxEntries = 0
-	cfg.Measures = nil
 	r, err := newGlamReceiver(receivertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	f := &fuzzReceiver{r: r, logs: new(consumertest.LogsSink), metrics: new(consumertest.MetricsSink), traces: new(consumertest.TracesSink)}
@@ -90,6 +90,7 @@ func FuzzTraces(f *testing.F) {
 		rejected := int(resp.PartialSuccess().RejectedSpans())
 		require.Equal(t, req.Traces().SpanCount(), rcv.logs.LogRecordCount()+rejected, "events + rejected = spans")
 		require.Equal(t, rcv.logs.LogRecordCount(), rcv.traces.SpanCount(), "every event's span passes through")
+		require.Zero(t, rcv.metrics.DataPointCount(), "usage events record no measurement")
 	})
 }
 
@@ -108,6 +109,7 @@ func FuzzLogs(f *testing.F) {
 		require.NoError(t, unmarshal(resp, rec.Body.Bytes(), protobuf))
 		rejected := int(resp.PartialSuccess().RejectedLogRecords())
 		require.Equal(t, req.Logs().LogRecordCount(), rcv.logs.LogRecordCount()+rejected, "events + rejected = records")
+		require.Zero(t, rcv.metrics.DataPointCount(), "usage events record no measurement")
 	})
 }
 
@@ -147,6 +149,7 @@ func FuzzGlean(f *testing.F) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
 		require.Equal(t, len(ping.Events), resp.AcceptedEvents+resp.RejectedEvents, "accepted + rejected = events")
 		require.Equal(t, resp.AcceptedEvents, rcv.logs.LogRecordCount())
+		require.Zero(t, rcv.metrics.DataPointCount(), "usage events record no measurement")
 	})
 }
 

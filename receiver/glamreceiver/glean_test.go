@@ -82,15 +82,15 @@ func TestGleanPingEventsBecomeUsageEvents(t *testing.T) {
 	assert.Equal(t, start.Add(1500*time.Millisecond), records[1].Timestamp().AsTime().Local())
 	assert.Equal(t, wall, records[2].Timestamp().AsTime().Local(), "glean_timestamp is preferred")
 
-	assert.Equal(t, map[string]int{usage.MeasurePageViews: 1, usage.MeasureProbeViews: 1, usage.MeasureSearches: 1, usage.MeasureEvents: 3}, countByMeasure(h.allMeasurements()),
-		"a page load off the probe routes counts as a page view; Glean events named like GLAM's count as those")
+	assert.Equal(t, map[string]int{usage.EventPageView: 1, usage.EventProbeView: 1, usage.EventProbeSearch: 1}, countByEvent(h.logs.AllLogs()),
+		"a page load off the probe routes is a page view; Glean events named like GLAM's are those")
 
 	// Glean retries a ping with the same document id.
 	resp = h.post(gleanSubmitPath, "application/json; charset=utf-8", body)
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":0,"duplicateEvents":3,"errorMessage":"3 events already received were not counted again"}`, string(resp.body))
 	assert.Len(t, h.allRecords(), 3)
-	assert.Len(t, h.allMeasurements(), 6)
+	h.assertNoMeasurements()
 }
 
 func TestGleanPingWithoutEvents(t *testing.T) {
@@ -289,10 +289,11 @@ func TestGleanSnakeCaseExtrasBecomeGlamAttributes(t *testing.T) {
 	}, glamAttrs(attrs(records[3])), "probe_name is preferred to probe; a null extra is no extra")
 
 	probes := map[any]int{}
-	for _, m := range h.allMeasurements() {
-		if m.measure == usage.MeasureProbeViews {
-			probes[m.tags[usage.AttrProbeName]]++
+	for _, lr := range records {
+		if lr.EventName() == usage.EventProbeView {
+			probes[attrs(lr)[usage.AttrProbeName]]++
 		}
 	}
-	assert.Equal(t, map[any]int{"gc_ms": 2, "cycle_collector": 1, "a11y_iatable_usage": 1}, probes, "probe views are tagged by probe")
+	assert.Equal(t, map[any]int{"gc_ms": 2, "cycle_collector": 1, "a11y_iatable_usage": 1}, probes, "probe views carry their probe")
+	h.assertNoMeasurements()
 }

@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -155,29 +154,15 @@ func (h *harness) allRecords() []plog.LogRecord {
 	return out
 }
 
-// measurement is one data point the metrics sink received.
-type measurement struct {
-	measure string
-	value   float64
-	time    time.Time
-	tags    map[string]any
-}
-
-func (h *harness) allMeasurements() []measurement {
-	var out []measurement
-	for _, md := range h.metrics.AllMetrics() {
-		for i := 0; i < md.ResourceMetrics().Len(); i++ {
-			sms := md.ResourceMetrics().At(i).ScopeMetrics()
-			for j := 0; j < sms.Len(); j++ {
-				for k := 0; k < sms.At(j).Metrics().Len(); k++ {
-					m := sms.At(j).Metrics().At(k)
-					if m.Type() != pmetric.MetricTypeGauge {
-						continue
-					}
-					for p := 0; p < m.Gauge().DataPoints().Len(); p++ {
-						dp := m.Gauge().DataPoints().At(p)
-						out = append(out, measurement{m.Name(), dp.DoubleValue(), dp.Timestamp().AsTime(), dp.Attributes().AsRaw()})
-					}
+// countByEvent counts the usage events in lds by event name.
+func countByEvent(lds []plog.Logs) map[string]int {
+	out := map[string]int{}
+	for _, ld := range lds {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			sls := ld.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				for k := 0; k < sls.At(j).LogRecords().Len(); k++ {
+					out[sls.At(j).LogRecords().At(k).EventName()]++
 				}
 			}
 		}
@@ -185,13 +170,13 @@ func (h *harness) allMeasurements() []measurement {
 	return out
 }
 
-// countByMeasure counts measurements per measure name.
-func countByMeasure(ms []measurement) map[string]int {
-	out := map[string]int{}
-	for _, m := range ms {
-		out[m.measure]++
-	}
-	return out
+// assertNoMeasurements checks that the receiver sent nothing to its metrics
+// pipeline: usage events go to the logs pipeline only, and measurements are
+// derived from the committed event log downstream (glam_eventlog), never by
+// the receiver. Only a test that posts client OTLP metrics may see any.
+func (h *harness) assertNoMeasurements() {
+	h.t.Helper()
+	assert.Empty(h.t, h.metrics.AllMetrics(), "the receiver records no measurement for usage events")
 }
 
 // switchLogs is a logs pipeline whose answer a test can change: it refuses

@@ -198,7 +198,8 @@ func TestUnstorableEventsAreRejectedUpFront(t *testing.T) {
 	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":1,"duplicateEvents":0,
 		"errorMessage":"1 of 1 events rejected: a name, attribute or body holds a NUL character or a non-finite number, which cannot be stored (1)"}`, string(resp.body))
 	assert.Len(t, h.allRecords(), 1, "nothing but the good span was emitted")
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1}, countByEvent(h.logs.AllLogs()))
+	h.assertNoMeasurements()
 }
 
 // The exporter keeps raw events from the day raw_events.retention (90

@@ -106,7 +106,6 @@ func TestBackpressureIsRetryable(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.status)
 	assert.Equal(t, "1", resp.header.Get("Retry-After"))
 	assert.JSONEq(t, `{"code":14,"message":"pipeline refused the data: sending queue is full"}`, string(resp.body))
-	assert.Empty(t, h.allMeasurements(), "measurements wait until the events are accepted")
 
 	logs.set(fmt.Errorf("wrapped: %w", errors.New("data refused due to high memory usage")))
 	resp = h.post("/v1/traces", "application/json", body)
@@ -124,7 +123,8 @@ func TestBackpressureIsRetryable(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.JSONEq(t, `{"partialSuccess":{}}`, string(resp.body))
 	assert.Equal(t, 1, logs.sink.LogRecordCount())
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1}, countByEvent(logs.sink.AllLogs()))
+	h.assertNoMeasurements()
 
 	logs.set(consumererror.NewPermanent(errors.New("bad event")))
 	resp = h.post("/v1/traces", "application/json", oneSpan(2))
@@ -133,15 +133,37 @@ func TestBackpressureIsRetryable(t *testing.T) {
 	assert.Contains(t, string(resp.body), "bad event")
 }
 
-func TestMeasurementRefusalKeepsEventsRetryable(t *testing.T) {
+// Events go first, then the passed-through spans: when the traces pipeline
+// refuses after the events were taken, the request is refused and its retry
+// processed again, not suppressed as a duplicate.
+func TestPassthroughRefusalKeepsEventsRetryable(t *testing.T) {
 	h := newHarness(t, nil, func(h *harness) pipelines {
-		return pipelines{logs: h.logs, metrics: consumertest.NewErr(errors.New("views busy"))}
+		return pipelines{logs: h.logs, traces: consumertest.NewErr(errors.New("traces busy"))}
 	})
 	resp := h.post("/v1/traces", "application/json", oneSpan(1))
 	assert.Equal(t, http.StatusServiceUnavailable, resp.status)
 	resp = h.post("/v1/traces", "application/json", oneSpan(1))
 	assert.Equal(t, http.StatusServiceUnavailable, resp.status, "still processed, not suppressed as a duplicate")
 	assert.Equal(t, 2, len(h.allRecords()), "events were sent with each attempt; downstream dedupes them on their id")
+}
+
+// A metrics pipeline carries client OTLP metrics only: one that refuses
+// does not touch usage events, which reach the logs once and are answered
+// 200.
+func TestMetricsRefusalDoesNotTouchEvents(t *testing.T) {
+	h := newHarness(t, nil, func(h *harness) pipelines {
+		return pipelines{logs: h.logs, metrics: consumertest.NewErr(errors.New("metrics busy"))}
+	})
+	resp := h.post("/v1/traces", "application/json", oneSpan(1))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.JSONEq(t, `{"partialSuccess":{}}`, string(resp.body))
+	resp = h.post("/v1/traces", "application/json", oneSpan(1))
+	require.Equal(t, http.StatusOK, resp.status)
+	assert.Contains(t, string(resp.body), "already received", "the first attempt was taken whole")
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1}, countByEvent(h.logs.AllLogs()))
+
+	resp = h.post("/v1/metrics", "application/json", clientMetrics(t, "web-vitals"))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.status, "client metrics still meet the metrics pipeline's refusal")
 }
 
 func TestConcurrentRetryOfAnInFlightRequest(t *testing.T) {

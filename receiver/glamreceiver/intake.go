@@ -228,13 +228,14 @@ func (in *intake) dedupeDocument(docID string) error {
 	return nil
 }
 
-// deliver sends the accepted events and what derives from them. Usage
-// events go first and measurements last: if a later pipeline refuses, the
-// client retries the whole request, and the events sent again are
-// deduplicated downstream on their id, while measurements — which nothing
-// downstream can deduplicate — have not been sent yet. passthrough sends
-// the request's own telemetry (spans), if any pipeline wants it. The ids
-// held for the request become seen only if every pipeline accepted.
+// deliver sends the accepted events, then the request's own telemetry.
+// Usage events go first: if the pipeline taking the passed-through spans
+// (passthrough, if any pipeline wants them) refuses, the client retries the
+// whole request, and the events sent again are deduplicated downstream on
+// their id. The ids held for the request become seen only if every pipeline
+// accepted, so a refused request's retry is processed rather than dropped as
+// a duplicate. No measurement is sent from here: they are derived from the
+// committed event log downstream.
 func (in *intake) deliver(ctx context.Context, events plog.Logs, passthrough func(context.Context) error) error {
 	err := in.send(ctx, events, passthrough)
 	if in.reserved != nil {
@@ -255,21 +256,9 @@ func (in *intake) send(ctx context.Context, events plog.Logs, passthrough func(c
 		}
 	}
 	if passthrough != nil {
-		if err := passthrough(ctx); err != nil {
-			return err
-		}
+		return passthrough(ctx)
 	}
-	if in.r.next.metrics == nil {
-		return nil
-	}
-	measurements, skipped := in.r.measures.record(events)
-	if skipped > 0 {
-		in.r.telemetry.ReceiverGlamSkippedMeasurements.Add(ctx, int64(skipped))
-	}
-	if measurements.DataPointCount() == 0 {
-		return nil
-	}
-	return in.r.next.metrics.ConsumeMetrics(ctx, measurements)
+	return nil
 }
 
 func (in *intake) recordTelemetry(ctx context.Context) {

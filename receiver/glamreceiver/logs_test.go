@@ -60,14 +60,14 @@ func TestLogRecordsBecomeUsageEvents(t *testing.T) {
 	assert.Len(t, second[usage.AttrEventID], 32, "without log.record.uid the id is a content hash")
 	assert.Equal(t, "gc", second["query"])
 
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasureSearches: 1, usage.MeasureEvents: 2}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1, usage.EventProbeSearch: 1}, countByEvent(h.logs.AllLogs()))
 
 	// The retry of a batch without uids is recognised by content.
 	resp = h.post("/v1/logs", "application/json", body)
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.Contains(t, string(resp.body), "2 log records already received were not counted again")
 	assert.Len(t, h.allRecords(), 2)
-	assert.Len(t, h.allMeasurements(), 4)
+	h.assertNoMeasurements()
 
 	// A record differing only in an attribute is another event.
 	other := sdkLogs(strAttr("session.id", "s-9"), sdkRecord("", at, strAttr(usage.AttrEventName, usage.EventProbeSearch), strAttr("query", "gcx")))
@@ -90,13 +90,26 @@ func TestContentIDIgnoresAttributeOrder(t *testing.T) {
 	assert.NotEqual(t, contentID(res, a), contentID(res, b), "a string 2 is not an int 2")
 }
 
-func TestEventsReachMetricsWithoutALogsPipeline(t *testing.T) {
+// Usage events reach the logs pipeline only: without one, the receiver
+// takes no events (measurements are derived from the committed event log,
+// which only the logs pipeline fills), and a metrics pipeline alone carries
+// client OTLP metrics.
+func TestWithoutALogsPipelineNoEventsAreTaken(t *testing.T) {
 	h := newHarness(t, nil, func(h *harness) pipelines { return pipelines{metrics: h.metrics} })
 	resp := h.post("/v1/logs", "application/json", sdkLogs("", sdkRecord(usage.EventPageView, time.Now())))
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.Equal(t, http.StatusNotFound, resp.status)
+	assert.JSONEq(t, `{"code":5,"message":"no pipeline takes usage events from this receiver"}`, string(resp.body))
 	resp = h.post("/v1/traces", "application/json", sdkTraces("", sdkSpan(traceA, spanID(1), usage.EventProbeView, time.Now(), "")))
+	assert.Equal(t, http.StatusNotFound, resp.status)
+	assert.JSONEq(t, `{"code":5,"message":"no pipeline takes traces or usage events from this receiver"}`, string(resp.body))
+	resp = h.post(gleanSubmitPath, "application/json", gleanPingBody(time.Now().Add(-time.Minute), time.Now(),
+		`{"category":"probe","name":"view","timestamp":0,"extra":{"glam.probe.name":"gc_ms"}}`))
+	assert.Equal(t, http.StatusNotFound, resp.status)
+	h.assertNoMeasurements()
+
+	resp = h.post("/v1/metrics", "application/json", clientMetrics(t, "web-vitals"))
 	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	assert.Equal(t, map[string]int{usage.MeasurePageViews: 1, usage.MeasureProbeViews: 1, usage.MeasureEvents: 2}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, 2, h.metrics.DataPointCount(), "client metrics still pass through")
 }
 
 func TestEventsWithoutMetricsPipelineStillReachLogs(t *testing.T) {

@@ -78,14 +78,11 @@ func TestClientMetricsCannotForgeUsageData(t *testing.T) {
 	}, telemetryOpts...)
 }
 
-func TestMeasuresWithValueAttribute(t *testing.T) {
-	h := newHarness(t, func(cfg *Config) {
-		cfg.Measures = []MeasureConfig{
-			{Name: "glam.load_time", Unit: "ms", Event: "page.view", Value: "load_ms"},
-			{Name: "glam.results", Unit: "{result}", Event: "probe.search", Value: "results"},
-			{Name: "glam.results", Unit: "{result}", Event: "glam.search", Value: "results"},
-		}
-	}, nil)
+// Values a measure may read (load times, result counts) stay on the event
+// as the client sent them, typed: the measurements are derived from the
+// committed event log downstream, and the receiver records none.
+func TestValueAttributesStayOnEventsAndRecordNoMeasurement(t *testing.T) {
+	h := newHarness(t, nil, nil)
 	now := time.Now()
 	body := sdkTraces("",
 		sdkSpan(traceA, spanID(1), "page.view", now, intAttr("load_ms", 420)),
@@ -100,25 +97,45 @@ func TestMeasuresWithValueAttribute(t *testing.T) {
 	)
 	resp := h.post("/v1/traces", "application/json", body)
 	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.JSONEq(t, `{"partialSuccess":{}}`, string(resp.body), "a value a measure could not read is no reason to reject the event")
 
-	values := map[string][]float64{}
-	for _, m := range h.allMeasurements() {
-		values[m.measure] = append(values[m.measure], m.value)
+	values := map[string][]any{}
+	for _, lr := range h.allRecords() {
+		a := attrs(lr)
+		for _, key := range []string{"load_ms", "results"} {
+			if v, ok := a[key]; ok {
+				values[lr.EventName()] = append(values[lr.EventName()], v)
+			}
+		}
 	}
-	assert.Equal(t, map[string][]float64{"glam.load_time": {420, 12.5, 99.5}, "glam.results": {3, 4}}, values)
-	require.Len(t, h.metrics.AllMetrics(), 1)
-	md := h.metrics.AllMetrics()[0]
-	assert.Equal(t, 2, md.MetricCount(), "entries sharing a measure name record on one metric")
-	assert.Equal(t, "ms", md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Unit())
-	metadatatest.AssertEqualReceiverGlamSkippedMeasurements(t, h.tel, []metricdata.DataPoint[int64]{{Value: 4}}, telemetryOpts...)
+	assert.Equal(t, map[string][]any{
+		"page.view":    {int64(420), 12.5, " 99.5 ", "fast", true, "NaN"},
+		"probe.search": {int64(3)},
+		"glam.search":  {int64(4)},
+	}, values)
+	assert.Len(t, h.allRecords(), 9)
+	h.assertNoMeasurements()
 }
 
-func TestNoMeasuresMeansNoMeasurements(t *testing.T) {
-	h := newHarness(t, func(cfg *Config) { cfg.Measures = nil }, nil)
+// Whichever source an event comes from, the metrics pipeline sees none of
+// it; client metrics posted alongside are all it carries.
+func TestUsageEventsRecordNoMeasurement(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	now := time.Now()
 	resp := h.post("/v1/traces", "application/json", oneSpan(1))
-	require.Equal(t, http.StatusOK, resp.status)
-	assert.Len(t, h.allRecords(), 1)
-	assert.Empty(t, h.metrics.AllMetrics())
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	resp = h.post("/v1/logs", "application/json", sdkLogs("", sdkRecord(usage.EventProbeSearch, now, strAttr("query", "gc"))))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	resp = h.post(gleanSubmitPath, "application/json", gleanPingBody(now.Add(-time.Minute), now,
+		`{"category":"probe","name":"view","timestamp":0,"extra":{"glam.probe.name":"gc_ms"}}`))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 2, usage.EventProbeSearch: 1}, countByEvent(h.logs.AllLogs()))
+	h.assertNoMeasurements()
+
+	resp = h.post("/v1/metrics", "application/json", clientMetrics(t, "web-vitals"))
+	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+	require.Len(t, h.metrics.AllMetrics(), 1, "only the client's own metrics")
+	assert.Equal(t, "web-vitals", h.metrics.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Scope().Name())
 }
 
 func TestSignalsShareOneServer(t *testing.T) {

@@ -92,7 +92,8 @@ func TestGleanPageLoadOnProbeRouteIsProbeView(t *testing.T) {
 		"glean.locale":             "en-US",
 	}, got, "channel and process from the query string, os and aggregation level GLAM's defaults (left out of its URLs); "+
 		"no other query parameter, no fragment; another site's referrer keeps its origin; the OS of the browser is not the OS looked at")
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1}, countByEvent(h.logs.AllLogs()))
+	h.assertNoMeasurements()
 }
 
 func TestGleanProductsRoutes(t *testing.T) {
@@ -129,7 +130,8 @@ func TestPageLoadOffProbeRoutesIsPageView(t *testing.T) {
 		assert.NotContains(t, got, usage.AttrProbeName, page)
 		assert.NotContains(t, got, usage.AttrRoute, page)
 	}
-	assert.Equal(t, map[string]int{usage.MeasurePageViews: 4, usage.MeasureEvents: 4}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventPageView: 4}, countByEvent(h.logs.AllLogs()))
+	h.assertNoMeasurements()
 }
 
 func TestGleanClickIsActionOnItsPage(t *testing.T) {
@@ -146,8 +148,9 @@ func TestGleanClickIsActionOnItsPage(t *testing.T) {
 	assert.Equal(t, "release", got[usage.AttrChannel])
 	assert.Equal(t, glamOrigin+"/firefox/probe/a11y_hcm/explore?channel=beta", got["referrer"],
 		"a referrer on GLAM's own site keeps its route's mapped state, nothing else")
-	assert.Equal(t, map[string]int{usage.MeasureActions: 1, usage.MeasureEvents: 1}, countByMeasure(h.allMeasurements()),
+	assert.Equal(t, map[string]int{usage.EventGleanElementClick: 1}, countByEvent(h.logs.AllLogs()),
 		"a click on a probe page is not a probe view")
+	h.assertNoMeasurements()
 }
 
 func TestPageURLPrivacy(t *testing.T) {
@@ -206,7 +209,7 @@ func TestDocumentLoadSpanIsProbeView(t *testing.T) {
 	assert.Equal(t, "beta", load[usage.AttrChannel])
 	assert.Equal(t, page, load["http.url"])
 	assert.Equal(t, glamOrigin+"/bundle.js", attrs(records[2])["http.url"], "every URL loses what no route maps")
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasurePageViews: 1, usage.MeasureEvents: 4}, countByMeasure(h.allMeasurements()))
+	h.assertNoMeasurements()
 }
 
 func TestBotsAreNotCountedUnlessTold(t *testing.T) {
@@ -218,7 +221,7 @@ func TestBotsAreNotCountedUnlessTold(t *testing.T) {
 	assert.JSONEq(t, `{"acceptedEvents":0,"rejectedEvents":1,"duplicateEvents":0,
 		"errorMessage":"1 of 1 events rejected: the user agent is a bot, crawler or headless browser, which count_bots: false does not count (1)"}`, string(resp.body))
 	assert.Empty(t, h.allRecords())
-	assert.Empty(t, h.allMeasurements())
+	h.assertNoMeasurements()
 
 	h = newHarness(t, func(cfg *Config) {
 		cfg.CountBots = true

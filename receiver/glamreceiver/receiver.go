@@ -27,7 +27,6 @@ type glamReceiver struct {
 	set       receiver.Settings
 	obs       *receiverhelper.ObsReport
 	telemetry *metadata.TelemetryBuilder
-	measures  *measureSet
 	pages     *pageRules
 	seen      *seenSet
 	origins   originList
@@ -49,10 +48,6 @@ type glamReceiver struct {
 }
 
 func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) {
-	measures, err := compileMeasures(cfg.Measures)
-	if err != nil {
-		return nil, err
-	}
 	pages, err := compilePages(cfg.Pages, cfg.Clicks)
 	if err != nil {
 		return nil, err
@@ -74,7 +69,6 @@ func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) 
 		set:       set,
 		obs:       obs,
 		telemetry: telemetry,
-		measures:  measures,
 		pages:     pages,
 		seen:      newSeenSet(cfg.Dedupe.MaxEntries, cfg.Dedupe.TTL),
 	}
@@ -183,8 +177,10 @@ func (r *glamReceiver) routes() http.Handler {
 	return mux
 }
 
-// emitsEvents reports whether some pipeline takes usage events, directly as
-// logs or as the measurements derived from them.
+// emitsEvents reports whether some pipeline takes usage events: only a logs
+// pipeline does. Measurements are derived from the committed event log
+// downstream (the glam_eventlog receiver), never here; a metrics pipeline
+// only takes the client's own OTLP metrics.
 func (r *glamReceiver) emitsEvents() bool {
-	return r.next.logs != nil || (r.next.metrics != nil && !r.measures.empty())
+	return r.next.logs != nil
 }

@@ -95,18 +95,8 @@ func TestTracesBecomeUsageEvents(t *testing.T) {
 	assert.Equal(t, "s-2", attrs(records[1])[usage.AttrSessionID], "the span's own session wins over its resource's")
 	assert.Equal(t, usage.EventPageView, records[1].EventName())
 
-	// Measurements: the default measures.
-	ms := h.allMeasurements()
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasurePageViews: 1, usage.MeasureEvents: 2}, countByMeasure(ms))
-	for _, m := range ms {
-		assert.Equal(t, 1.0, m.value)
-		if m.measure == usage.MeasureProbeViews {
-			assert.Equal(t, attrs(records[0]), m.tags, "a measurement carries the event's attributes as tags")
-			assert.Equal(t, start, m.time.Local())
-		}
-	}
-	md := h.metrics.AllMetrics()[0]
-	assert.True(t, usage.IsMeasurementScope(md.ResourceMetrics().At(0).ScopeMetrics().At(0).Scope()))
+	// No measurements: the events are the receiver's only usage output.
+	h.assertNoMeasurements()
 
 	// The spans pass through, minus private attributes.
 	require.Equal(t, 2, h.traces.SpanCount())
@@ -161,7 +151,7 @@ func TestTracesProtobufAndGzip(t *testing.T) {
 	require.NoError(t, parsed.UnmarshalProto(resp.body))
 	assert.Equal(t, int64(0), parsed.PartialSuccess().RejectedSpans())
 	assert.Len(t, h.allRecords(), 3)
-	assert.Equal(t, 3, countByMeasure(h.allMeasurements())[usage.MeasureSearches])
+	assert.Equal(t, map[string]int{usage.EventProbeSearch: 3}, countByEvent(h.logs.AllLogs()))
 
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -176,6 +166,7 @@ func TestTracesProtobufAndGzip(t *testing.T) {
 	assert.Equal(t, "3 spans already received were not counted again", parsed.PartialSuccess().ErrorMessage())
 	assert.Len(t, h.allRecords(), 4)
 	assert.Equal(t, 4, h.traces.SpanCount(), "3 spans, then only the new one passes through")
+	h.assertNoMeasurements()
 }
 
 func TestInvalidSpansAreRejectedAsPartialSuccess(t *testing.T) {
@@ -260,8 +251,9 @@ func TestSpanRetryIsNotCountedTwice(t *testing.T) {
 	assert.JSONEq(t, `{"partialSuccess":{"errorMessage":"2 spans already received were not counted again"}}`, string(retry.body))
 
 	assert.Len(t, h.allRecords(), 2)
-	assert.Equal(t, map[string]int{usage.MeasureProbeViews: 1, usage.MeasurePageViews: 1, usage.MeasureEvents: 2}, countByMeasure(h.allMeasurements()))
+	assert.Equal(t, map[string]int{usage.EventProbeView: 1, usage.EventPageView: 1}, countByEvent(h.logs.AllLogs()))
 	assert.Equal(t, 2, h.traces.SpanCount())
+	h.assertNoMeasurements()
 	metadatatest.AssertEqualReceiverGlamDuplicateEvents(t, h.tel, []metricdata.DataPoint[int64]{{Value: 2}}, telemetryOpts...)
 
 	// A span repeated inside one request counts once too.

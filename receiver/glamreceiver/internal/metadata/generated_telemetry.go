@@ -30,7 +30,6 @@ type TelemetryBuilder struct {
 	ReceiverGlamDoNotTrackRequests   metric.Int64Counter
 	ReceiverGlamDuplicateEvents      metric.Int64Counter
 	ReceiverGlamRejectedItems        metric.Int64Counter
-	ReceiverGlamSkippedMeasurements  metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -84,12 +83,6 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_glam_rejected_items",
 		metric.WithDescription("Spans, log records, Glean events and metric scopes rejected as partial success; the reason attribute says why. [Development]"),
 		metric.WithUnit("{item}"),
-	)
-	errs = errors.Join(errs, err)
-	builder.ReceiverGlamSkippedMeasurements, err = builder.meter.Int64Counter(
-		"otelcol_receiver_glam_skipped_measurements",
-		metric.WithDescription("Measurements not recorded because the event lacked the measure's value attribute or it was not numeric. [Development]"),
-		metric.WithUnit("{measurement}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

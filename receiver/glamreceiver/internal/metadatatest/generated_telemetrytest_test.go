@@ -23,7 +23,6 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ReceiverGlamDoNotTrackRequests.Add(context.Background(), 1)
 	tb.ReceiverGlamDuplicateEvents.Add(context.Background(), 1)
 	tb.ReceiverGlamRejectedItems.Add(context.Background(), 1)
-	tb.ReceiverGlamSkippedMeasurements.Add(context.Background(), 1)
 	AssertEqualReceiverGlamClockCorrectedEvents(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -34,9 +33,6 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverGlamRejectedItems(t, testTel,
-		[]metricdata.DataPoint[int64]{{Value: 1}},
-		metricdatatest.IgnoreTimestamp())
-	AssertEqualReceiverGlamSkippedMeasurements(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
