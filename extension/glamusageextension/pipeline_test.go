@@ -24,12 +24,13 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 	"github.com/mozilla/otelcol-glam/internal/usageapi/usagetest"
 	"github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
+	"github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 	"github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 )
 
 // pipeline is the collector's usage pipeline built in-process from the
-// components' factories: glam receiver -> logs -> glam_postgres, and
-// receiver -> measurements -> glam_views -> glam_postgres.
+// components' factories: glam receiver -> logs -> glam_postgres (the event
+// log), and glam_eventlog -> measurements -> glam_views -> glam_postgres.
 type pipeline struct {
 	ingest string // the receiver's OTLP logs URL
 }
@@ -62,11 +63,17 @@ func startPipeline(t *testing.T, dsn string) pipeline {
 	pf := glamviewsprocessor.NewFactory()
 	pcfg := pf.CreateDefaultConfig().(*glamviewsprocessor.Config)
 	pcfg.FlushInterval = 200 * time.Millisecond
-	// The data set's first day is two days ago: its windows closed long ago.
-	pcfg.AllowedLateness = 96 * time.Hour
 	views, err := pf.CreateMetrics(ctx, processortest.NewNopSettings(pf.Type()), pcfg, metricsOut)
 	require.NoError(t, err)
 	start(views)
+
+	lf := glameventlogreceiver.NewFactory()
+	lcfg := lf.CreateDefaultConfig().(*glameventlogreceiver.Config)
+	lcfg.DSN = configopaque.String(dsn)
+	lcfg.Backoff = 50 * time.Millisecond
+	log, err := lf.CreateMetrics(ctx, receivertest.NewNopSettings(lf.Type()), lcfg, views)
+	require.NoError(t, err)
+	start(log)
 
 	rf := glamreceiver.NewFactory()
 	rcfg := rf.CreateDefaultConfig().(*glamreceiver.Config)
@@ -74,10 +81,7 @@ func startPipeline(t *testing.T, dsn string) pipeline {
 	rset := receivertest.NewNopSettings(rf.Type())
 	logsIn, err := rf.CreateLogs(ctx, rset, rcfg, logsOut)
 	require.NoError(t, err)
-	metricsIn, err := rf.CreateMetrics(ctx, rset, rcfg, views)
-	require.NoError(t, err)
 	start(logsIn)
-	start(metricsIn)
 	return pipeline{ingest: "http://" + rcfg.ServerConfig.NetAddr.Endpoint + rcfg.PathPrefix + "/v1/logs"}
 }
 

@@ -35,9 +35,15 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 	if w != nil {
 		s = w.get(key)
 	}
+	out := recorded
 	if s == nil {
 		if w == nil && t+v.gap+v.lateness < now {
-			return tooLate
+			// Its session's window, if it had one, may have been merged
+			// and forgotten: the event opens a window of its own rather
+			// than being left out (a session sent wholly late, by an
+			// offline client, is one session; one sent partly late may
+			// become two rows). Counted as late.
+			out = tooLate
 		}
 		if v.live >= v.limit {
 			v.recordOverflowSession(t, value)
@@ -52,7 +58,7 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 		v.live++
 	}
 	v.addSession(w, s, value, t)
-	return recorded
+	return out
 }
 
 // loadSession restores a session row already merged downstream as an

@@ -136,8 +136,9 @@ func TestSessionViewIgnoresMeasurementsWithoutSession(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 2}}, ignoreTime...)
 }
 
-// Sessions are kept until no measurement can reach them: session_gap after
-// they close, plus allowed_lateness.
+// Sessions are kept until session_gap after they close, plus
+// allowed_lateness; an event for a forgotten session opens a window of its
+// own and is counted late.
 func TestSessionLatenessAndEviction(t *testing.T) {
 	h := newHarness(t, testConfig(sessionView("sessions", usage.MeasureEvents, AggregationCount)))
 	h.consume(m{usage.MeasureEvents, t0, 1, session("a")})
@@ -156,7 +157,8 @@ func TestSessionLatenessAndEviction(t *testing.T) {
 	assert.Equal(t, []out{
 		{view: "sessions", start: t0, end: t0, tags: tags, count: 1},
 		{view: "sessions", start: t0, end: t0.Add(20 * time.Minute), tags: tags, count: 1},
-	}, withoutBatch(h.points()))
+		{view: "sessions", start: t0.Add(30 * time.Minute), end: t0.Add(30 * time.Minute), tags: tags, count: 1},
+	}, withoutBatch(h.points()), "the late event opens a window of its own: counted, not left out")
 	metadatatest.AssertEqualProcessorGlamViewsMeasurementsLate(t, h.tel,
 		[]metricdata.DataPoint[int64]{{Attributes: viewAttr("sessions"), Value: 1}}, ignoreTime...)
 }

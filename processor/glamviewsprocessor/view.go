@@ -14,6 +14,8 @@ type outcome uint8
 const (
 	recorded outcome = iota
 	overflowed
+	// tooLate: recorded, but its session's window was already forgotten,
+	// so it opened one of its own.
 	tooLate
 	tooEarly
 	// notApplicable: a session view and a measurement without session.id.

@@ -105,7 +105,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorGlamViewsMeasurementsLate, err = builder.meter.Int64Counter(
 		"otelcol_processor_glam_views_measurements_late",
-		metric.WithDescription("Measurements a view dropped because their window closed more than allowed_lateness ago (attribute view). [Development]"),
+		metric.WithDescription("Measurements a session view counted in a window of their own because their session's window was forgotten (closed more than allowed_lateness before they were received; attribute view). [Development]"),
 		metric.WithUnit("{measurement}"),
 	)
 	errs = errors.Join(errs, err)

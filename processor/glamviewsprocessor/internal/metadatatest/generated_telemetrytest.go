@@ -56,7 +56,7 @@ func AssertEqualProcessorGlamViewsMeasurementsInvalid(t *testing.T, tt *componen
 func AssertEqualProcessorGlamViewsMeasurementsLate(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_glam_views_measurements_late",
-		Description: "Measurements a view dropped because their window closed more than allowed_lateness ago (attribute view). [Development]",
+		Description: "Measurements a session view counted in a window of their own because their session's window was forgotten (closed more than allowed_lateness before they were received; attribute view). [Development]",
 		Unit:        "{measurement}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
