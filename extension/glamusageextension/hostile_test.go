@@ -1,6 +1,7 @@
 package glamusageextension
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
+	"github.com/mozilla/otelcol-glam/internal/pgtest"
 )
 
 // Text Postgres cannot hold — NUL, invalid UTF-8, a lone surrogate (which
@@ -197,4 +202,28 @@ func TestStalledClientsAreCutOff(t *testing.T) {
 		_, err := io.ReadAll(c)
 		assert.NoError(t, err, "connection %d was closed by the server, not left hanging", i)
 	}
+}
+
+// Before glam_postgres has created the schema (the API can open its port
+// first), requests get 503 with Retry-After saying why, never a 500; once
+// the schema is there they are answered.
+func TestBeforeTheSchemaExistsAnswers503(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	c := newClient(t, startAPI(t, dsn, host{}, nil))
+	for _, path := range []string{"/api/v1/usage/status", "/api/v1/usage/probes/top", "/api/v1/usage/sessions/s1", "/api/v1/probe-builds/00000000-0000-0000-0000-000000000000"} {
+		msg := c.getError(path, "", http.StatusServiceUnavailable)
+		assert.Contains(t, msg, "do not exist yet: glam_postgres creates them when it starts (create_schema: true); retry shortly", path)
+	}
+	resp, err := http.Post(c.base+"/api/v1/probe-builds", "application/json", strings.NewReader(`{"product":"firefox","channel":"nightly","probe":"gc_ms"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a probe-build request as soon as the port opens")
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+
+	db, err := pgxpool.New(context.Background(), dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, pgschema.Migrate(context.Background(), db))
+	status, _ := c.get("/api/v1/usage/status", "/api/v1/usage/status")
+	assert.Equal(t, http.StatusOK, status)
 }

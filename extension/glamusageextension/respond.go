@@ -11,8 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 )
+
+// schemaMissing answers a request that came before the schema: glam_postgres
+// creates it (create_schema) when it starts, usually just after the API
+// opens its port.
+const schemaMissing = "the usage tables do not exist yet: glam_postgres creates them when it starts (create_schema: true); retry shortly"
 
 // errorBody is every error's JSON: {"error": "..."}.
 type errorBody struct {
@@ -66,6 +72,9 @@ func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the usage database is unavailable; retry later")
 		a.logger.Warn("Usage database unavailable", zap.String("path", r.URL.Path), zap.Error(err))
+	case pgpool.IsSchemaMissing(err):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, schemaMissing)
 	default:
 		writeError(w, http.StatusInternalServerError, "internal error")
 		a.logger.Error("Usage API request failed", zap.String("path", r.URL.Path), zap.Error(err))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/collector/config/configopaque"
 )
@@ -78,4 +79,14 @@ func (c Config) New(ctx context.Context, configure ...func(*pgxpool.Config)) (*p
 		return nil, fmt.Errorf("postgres pool: %w", err)
 	}
 	return pool, nil
+}
+
+// IsSchemaMissing reports whether err says that a table or function of
+// otelcol-glam's schema does not exist (yet): the database is reachable but
+// glam_postgres, which creates the schema (create_schema), has not run its
+// migrations on it. A request then deserves a retry, not a 500.
+func IsSchemaMissing(err error) bool {
+	var pgErr *pgconn.PgError
+	// 42P01 undefined_table, 42883 undefined_function.
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "42883")
 }

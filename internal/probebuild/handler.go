@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
 // maxRequestBody bounds a POST body; a real request is a few hundred bytes.
@@ -203,6 +205,11 @@ func (h *handler) internal(w http.ResponseWriter, err error) {
 	if isConnError(err) {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the probe-build store is unavailable; retry later")
+		return
+	}
+	if pgpool.IsSchemaMissing(err) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the probe-build tables do not exist yet: glam_postgres creates them when it starts (create_schema: true); retry shortly")
 		return
 	}
 	writeError(w, http.StatusInternalServerError, "internal error")
