@@ -6,6 +6,7 @@ import (
 	glampostgresexporter "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
 	glamusageextension "github.com/mozilla/otelcol-glam/extension/glamusageextension"
 	glamviewsprocessor "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
+	glameventlogreceiver "github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 	glamreceiver "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	bearertokenauthextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
@@ -65,12 +66,14 @@ func components() (otelcol.Factories, error) {
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		glamreceiver.NewFactory(),
+		glameventlogreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
-		glamreceiver.NewFactory().Type(): "github.com/mozilla/otelcol-glam v0.0.0",
+		glamreceiver.NewFactory().Type():         "github.com/mozilla/otelcol-glam v0.0.0",
+		glameventlogreceiver.NewFactory().Type(): "github.com/mozilla/otelcol-glam v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
