@@ -327,6 +327,22 @@ func TestStatus(t *testing.T) {
 	assert.Zero(t, got.ActiveSessions)
 }
 
+// A session longer than the default views' 24 hours (a session view with a
+// longer max_duration) is active while its last event is recent: nothing
+// assumes how long sessions last.
+func TestStatusCountsLongSessions(t *testing.T) {
+	s := knownStore(t)
+	now := at(3, "12:00")
+	s.now = func() time.Time { return now }
+	_, err := s.db.Exec(context.Background(), `INSERT INTO `+rowsTable+` (view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
+		VALUES ($1, $2, '\x0a', '{"session.id":"marathon"}', $3, 'sum', 900, 900)`,
+		s.cfg.Views.Sessions, now.Add(-40*time.Hour), now.Add(-10*time.Minute))
+	require.NoError(t, err)
+	got, err := s.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got.ActiveSessions, "started 40 hours ago, last event 10 minutes ago")
+}
+
 func TestInputErrorIsAnError(t *testing.T) {
 	var err error = inputErrorf("send %s", "x")
 	var ie *InputError

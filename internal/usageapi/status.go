@@ -22,12 +22,9 @@ type Status struct {
 	SchemaVersion int   `json:"schema_version"`
 }
 
-// sessionMaxDuration bounds how long ago an active session can have
-// started: the processor's longest session window.
-const sessionMaxDuration = 24 * time.Hour
-
 // Status reads active sessions from the session view (a session window's
-// end is its last event so far), and the last event and today's count from
+// end is its last event so far; the rows ending within active_within are an
+// index range, whatever the view's max_duration), and the last event and today's count from
 // the indexed event-id table.
 func (s *Store) Status(ctx context.Context) (Status, error) {
 	now := s.now().UTC()
@@ -35,10 +32,10 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 	today := now.Truncate(24 * time.Hour)
 	err := s.db.QueryRow(ctx, `SELECT
 		(SELECT count(DISTINCT session_id) FROM `+rowsTable+`
-			WHERE view = $1 AND window_start >= $2 AND window_end >= $3),
+			WHERE view = $1 AND window_end >= $2 AND session_id IS NOT NULL),
 		(SELECT max(event_time) FROM `+idsTable+`),
-		(SELECT count(*) FROM `+idsTable+` WHERE event_time >= $4 AND event_time < $5)`,
-		s.cfg.Views.Sessions, now.Add(-sessionMaxDuration-s.cfg.ActiveWithin), now.Add(-s.cfg.ActiveWithin),
+		(SELECT count(*) FROM `+idsTable+` WHERE event_time >= $3 AND event_time < $4)`,
+		s.cfg.Views.Sessions, now.Add(-s.cfg.ActiveWithin),
 		today, today.Add(24*time.Hour),
 	).Scan(&st.ActiveSessions, &st.LastEventTime, &st.EventsToday)
 	if err != nil {
