@@ -59,7 +59,7 @@ func (w *MeasurementWriter) Record(m Measure, t time.Time, value float64, tags p
 func (w *MeasurementWriter) RecordReceived(m Measure, t, received time.Time, value float64, tags pcommon.Map) {
 	w.Record(m, t, value, tags)
 	points := w.points[m.Name]
-	points.At(points.Len()-1).SetStartTimestamp(pcommon.NewTimestampFromTime(received))
+	points.At(points.Len() - 1).SetStartTimestamp(pcommon.NewTimestampFromTime(received))
 }
 
 // Len is the number of measurements recorded so far.
