@@ -339,6 +339,20 @@ func TestDatabaseDownGets503(t *testing.T) {
 	}
 	status, _ := c.get("/api/v1/usage/probes/top", "/api/v1/usage/probes/top")
 	assert.Equal(t, http.StatusServiceUnavailable, status)
+	resp, err := http.Get(c.base + "/api/v1/usage/hotlist")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"), "a 503 says when to retry, as the README promises")
+}
+
+// A query that outlives query_timeout is a 504 saying what to do, not a
+// 500 or a hung request.
+func TestSlowQueryGets504(t *testing.T) {
+	c := newClient(t, startAPI(t, knownDatabase(t, fixtureDay0), host{}, func(cfg *Config) { cfg.QueryTimeout = time.Nanosecond }))
+	for _, path := range []string{"/api/v1/usage/probes/top", "/api/v1/usage/sessions/summary", "/api/v1/usage/hotlist"} {
+		assert.Equal(t, "the query took longer than query_timeout: send a shorter from/to range",
+			c.getError(path, "", http.StatusGatewayTimeout), path)
+	}
 }
 
 func rank(product, probe string, views, sessions int64) usageapi.ProbeRank {

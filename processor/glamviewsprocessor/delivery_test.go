@@ -158,9 +158,14 @@ func TestShutdownReportsWhatIsLost(t *testing.T) {
 }
 
 func TestFlushLoopFlushesOnEveryTick(t *testing.T) {
-	h := newHarness(t, testConfig(hourly("views", measureViews, AggregationCount)))
+	cfg := testConfig(hourly("views", measureViews, AggregationCount))
+	cfg.FlushInterval = 7 * time.Second
+	h := newHarness(t, cfg)
 	ctx := context.Background()
 	require.NoError(t, h.proc.Start(ctx, componenttest.NewNopHost()))
+	h.clock.mu.Lock()
+	assert.Equal(t, 7*time.Second, h.clock.every, "flush_interval is the ticker's period")
+	h.clock.mu.Unlock()
 	h.consume(m{measureViews, t0, 1, nil})
 	h.clock.tick <- t0
 	require.Eventually(t, func() bool { return len(h.sink.AllMetrics()) == 1 }, 5*time.Second, time.Millisecond)

@@ -27,6 +27,8 @@ type fakeClock struct {
 	mu   sync.Mutex
 	now  time.Time
 	tick chan time.Time
+	// every is the period the processor asked its ticker for.
+	every time.Duration
 }
 
 func newFakeClock(now time.Time) *fakeClock {
@@ -39,7 +41,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.tick, func() {} }
+func (c *fakeClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.every = d
+	return c.tick, func() {}
+}
 
 func (c *fakeClock) set(now time.Time) {
 	c.mu.Lock()
