@@ -57,7 +57,7 @@ describe('navigator.sendBeacon (text/plain OTLP/JSON)', browserSuite(), () => {
       byProbe: {},
       bySession: { [sessionId]: 3 },
       bySource: { otlp_traces: 1, otlp_logs: 2 },
-      measurements: { 'glam.events': 3, 'glam.searches': 2, 'glam.page_views': 1 },
+      metrics: {},
     });
     assertEventContract(out.events);
     assert.deepEqual(out.events.filter((e) => e.name === 'probe.search').map((e) => e.attrs['glam.search.query']).sort(), ['cycle', 'gc']);

@@ -1,6 +1,10 @@
 // A real bin/otelcol-glam process per test: its own config in a temporary
-// directory, the glam receiver on a free port, usage events (logs) and
-// measurements (metrics) written by two file exporters that the test reads.
+// directory, the glam receiver on a free port, and what it emits written by
+// two file exporters that the test reads: usage events (logs) and whatever
+// reaches its metrics pipeline. The receiver derives no measurements (the
+// glam_eventlog receiver does, from the stored event log); its metrics
+// pipeline only passes on a client's own OTLP metrics, which these pages do
+// not send, so the tests assert that file stays empty.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from './net.mjs';
-import { readEvents, readMeasurements } from './otlp.mjs';
+import { readEvents, readMetrics } from './otlp.mjs';
 
 const e2eDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const collectorBin = path.resolve(e2eDir, process.env.OTELCOL_GLAM_BIN || '../bin/otelcol-glam');
@@ -35,7 +39,7 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
   const dir = await tempDir('collector');
   const port = await freePort();
   const eventsFile = path.join(dir, 'events.jsonl');
-  const measurementsFile = path.join(dir, 'measurements.jsonl');
+  const metricsFile = path.join(dir, 'metrics.jsonl');
   const glam = {
     endpoint: `127.0.0.1:${port}`,
     // Headless Chromium says "HeadlessChrome" in its user agent, which the
@@ -50,14 +54,15 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
     receivers: { glam },
     exporters: {
       'file/events': { path: eventsFile, flush_interval: '50ms' },
-      'file/measurements': { path: measurementsFile, flush_interval: '50ms' },
+      'file/metrics': { path: metricsFile, flush_interval: '50ms' },
     },
     service: {
       // No self-metrics server: parallel collectors would fight over :8888.
       telemetry: { metrics: { level: 'none' }, logs: { level: 'info' } },
       pipelines: {
         logs: { receivers: ['glam'], exporters: ['file/events'] },
-        metrics: { receivers: ['glam'], exporters: ['file/measurements'] },
+        // Kept to show that no usage event turns into a metric here.
+        metrics: { receivers: ['glam'], exporters: ['file/metrics'] },
       },
     },
   };
@@ -77,7 +82,7 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
     configFile: run.configFile,
     output,
     events: () => readEvents(eventsFile),
-    measurements: () => readMeasurements(measurementsFile),
+    metrics: () => readMetrics(metricsFile),
     // waitForEvents polls the events file until it holds at least n records
     // and returns them, or throws with the collector's log after timeoutMs.
     async waitForEvents(n, timeoutMs = 15000) {
@@ -93,7 +98,7 @@ export async function startCollector({ allowedOrigins = [], allowedHeaders = ['c
     },
     // stop shuts the collector down gracefully, which drains the pipeline
     // and flushes the file exporters: what the files hold afterwards is
-    // everything the collector accepted.
+    // everything the collector emitted.
     stop: run.stop,
     async cleanup() {
       await this.stop();

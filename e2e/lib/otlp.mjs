@@ -1,10 +1,9 @@
 // Reading what the collector's file exporters wrote: one OTLP/JSON export
-// request per line. Usage events are log records, measurements are gauge
-// data points (internal/usage in the Go module is the contract).
+// request per line. Usage events are log records (internal/usage in the Go
+// module is the contract); metrics are read as number data points.
 import { readFile } from 'node:fs/promises';
 
 export const eventScope = 'glam.usage.events';
-export const measurementScope = 'glam.usage.measurements';
 
 function value(v) {
   if (!v) return null;
@@ -61,7 +60,7 @@ export async function readEvents(file) {
 }
 
 // Every number data point, flattened with its metric's name and kind.
-export async function readMeasurements(file) {
+export async function readMetrics(file) {
   const out = [];
   for (const req of await requests(file)) {
     for (const rm of req.resourceMetrics || []) {

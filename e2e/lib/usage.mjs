@@ -1,7 +1,9 @@
 // Assertions on what reached the pipeline, in the terms of the usage-data
-// contract (internal/usage): usage events and measurements.
+// contract (internal/usage): usage events, and no measurements — the glam
+// receiver feeds the logs pipeline only; measurements are derived from the
+// stored event log (glam_eventlog), which the whole-pipeline tests run.
 import assert from 'node:assert/strict';
-import { countBy, eventScope, measurementScope } from './otlp.mjs';
+import { countBy, eventScope } from './otlp.mjs';
 
 const sources = new Set(['otlp_traces', 'otlp_logs', 'glean']);
 
@@ -15,19 +17,20 @@ export async function settle(collector, n, ...contexts) {
   await collector.waitForEvents(n);
   for (const context of contexts) await context.close();
   await collector.stop();
-  return { events: await collector.events(), measurements: await collector.measurements() };
+  return { events: await collector.events(), metrics: await collector.metrics() };
 }
 
 // tally is what the tests compare: usage events per event name, per probe,
-// per session and per decoding path, and measurements per metric.
-export function tally({ events, measurements }) {
+// per session and per decoding path, and the data points the receiver's
+// metrics pipeline got, per metric: {} (it derives no measurements).
+export function tally({ events, metrics }) {
   return {
     events: events.length,
     byName: countBy(events, (e) => e.name),
     byProbe: countBy(events.filter((e) => e.attrs['glam.probe.name'] !== undefined), (e) => e.attrs['glam.probe.name']),
     bySession: countBy(events, (e) => e.attrs['session.id']),
     bySource: countBy(events, (e) => e.attrs['glam.source']),
-    measurements: countBy(measurements, (m) => m.metric),
+    metrics: countBy(metrics, (m) => m.metric),
   };
 }
 
@@ -44,22 +47,12 @@ export function assertEventContract(events) {
   assert.equal(ids.size, events.length, 'every usage event has its own event id');
 }
 
-// Measurements are gauge points in the measurement scope, one per event
-// and measure, tagged with the event's attributes.
-export function assertMeasurementContract(measurements) {
-  for (const m of measurements) {
-    assert.equal(m.scope, measurementScope, `measurement ${m.metric} in scope ${m.scope}`);
-    assert.equal(m.kind, 'gauge', `measurement ${m.metric} is a gauge point`);
-    assert.equal(m.value, 1, `measurement ${m.metric} records 1`);
-  }
-}
-
 // Privacy (SPEC §3): neither the client's address nor its full user agent
 // is kept anywhere in what the collector emits.
-export function assertNothingIdentifying({ events, measurements }, { userAgent, addresses = ['127.0.0.1'] }) {
+export function assertNothingIdentifying({ events, metrics }, { userAgent, addresses = ['127.0.0.1'] }) {
   const values = [
     ...events.flatMap((e) => [...Object.values(e.attrs), ...Object.values(e.resource)]),
-    ...measurements.flatMap((m) => Object.values(m.attrs)),
+    ...metrics.flatMap((m) => Object.values(m.attrs)),
   ].map(String);
   for (const v of values) {
     assert.notEqual(v, userAgent, 'the full user agent is not kept');
