@@ -14,7 +14,10 @@ import (
 
 // Config is the glam_postgres exporter's configuration.
 type Config struct {
-	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
+	TimeoutConfig exporterhelper.TimeoutConfig `mapstructure:",squash"`
+	// QueueConfig is the logs exporter's sending queue. The metrics
+	// exporter has none: view batches from the event log are exported
+	// synchronously, so that a log position conflict reaches their sender.
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	BackOffConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 

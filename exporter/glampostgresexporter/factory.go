@@ -51,7 +51,8 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, s.pushLogs, helperOptions(c, s)...)
+	opts := append(helperOptions(c, s), exporterhelper.WithQueue(c.QueueConfig))
+	return exporterhelper.NewLogs(ctx, set, cfg, s.pushLogs, opts...)
 }
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
@@ -60,13 +61,23 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
+	// Metrics go without sending_queue: view batches from the event log
+	// must reach the database while their sender waits, so that a batch
+	// that does not start at its consumer's offset is refused to the views
+	// processor, and its consumer reads again from the offset. The log is
+	// their durable queue; a queue here would acknowledge batches before
+	// their fate is known (and could merge or split them across log
+	// ranges). No WithQueue at all: given an empty one, exporterhelper
+	// would advise enabling sending_queue in every failure it logs.
 	return exporterhelper.NewMetrics(ctx, set, cfg, s.pushMetrics, helperOptions(c, s)...)
 }
 
+// helperOptions are the options both signals share: timeout, retry
+// (permanent errors, a log position conflict among them, are not retried)
+// and the store's start and shutdown.
 func helperOptions(cfg *Config, s *storeRef) []exporterhelper.Option {
 	return []exporterhelper.Option{
 		exporterhelper.WithTimeout(cfg.TimeoutConfig),
-		exporterhelper.WithQueue(cfg.QueueConfig),
 		exporterhelper.WithRetry(cfg.BackOffConfig),
 		exporterhelper.WithStart(s.start),
 		exporterhelper.WithShutdown(s.shutdown),

@@ -37,6 +37,12 @@ var insertNewEvents = `WITH fresh AS (
 INSERT INTO ` + pgschema.EventsTable + ` (` + strings.Join(pgschema.EventColumns, ", ") + `)
 SELECT s.` + strings.Join(pgschema.EventColumns, ", s.") + ` FROM ` + stageEvents + ` s JOIN fresh USING (event_id)`
 
+// notifyEvents wakes the log consumers LISTENing on pgschema.EventsChannel.
+// PostgreSQL delivers it at commit, so a consumer woken by it finds the
+// events committed; notifications of one transaction on one channel with
+// the same payload fold into one.
+const notifyEvents = `SELECT pg_notify($1, '')`
+
 func (r *storeRef) pushLogs(ctx context.Context, ld plog.Logs) error {
 	return r.store.pushLogs(ctx, ld, r.logger)
 }
@@ -63,6 +69,7 @@ func (s *store) pushLogs(ctx context.Context, ld plog.Logs, logger *zap.Logger) 
 }
 
 // storeEvents writes rows in one transaction and returns how many were new.
+// A transaction that stored any new event notifies the log consumers.
 func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 	pool, err := s.db()
 	if err != nil {
@@ -93,6 +100,10 @@ func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 		}
 		tag, err := tx.Exec(ctx, insertNewEvents)
 		stored = tag.RowsAffected()
+		if err != nil || stored == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, notifyEvents, pgschema.EventsChannel)
 		return err
 	})
 	if isMissingPartition(err) {

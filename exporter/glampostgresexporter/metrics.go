@@ -2,15 +2,18 @@ package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
+	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
 const (
@@ -50,14 +53,50 @@ ON CONFLICT (view, window_start, tags_hash) DO UPDATE SET
 WHERE t.metric_type = excluded.metric_type AND t.bucket_bounds IS NOT DISTINCT FROM excluded.bucket_bounds
 RETURNING view, window_start, tags_hash`
 
+// The offset of a log consumer: made at the zero position the first time
+// the consumer's batch comes, locked for the merge, moved with it.
+const (
+	ensureLogOffset = `INSERT INTO ` + pgschema.LogOffsetsTable + ` (consumer, log_xid, log_seq) VALUES ($1, '0', 0)
+ON CONFLICT (consumer) DO NOTHING`
+	lockLogOffset = `SELECT log_xid, log_seq FROM ` + pgschema.LogOffsetsTable + ` WHERE consumer = $1 FOR UPDATE`
+	moveLogOffset = `UPDATE ` + pgschema.LogOffsetsTable + ` SET log_xid = $2, log_seq = $3, updated_at = now() WHERE consumer = $1`
+)
+
+// positionConflict is a log batch that does not start at its consumer's
+// offset and does not lie behind it either: nothing of it is merged.
+type positionConflict struct {
+	log    logRange
+	offset usage.LogPosition
+}
+
+func (e *positionConflict) Error() string {
+	return fmt.Sprintf("glam_postgres: log consumer %q: %v: the batch covers %s to %s, the offset is at %s; nothing of the batch was merged (read again from the offset)",
+		e.log.consumer, usage.ErrLogPositionConflict, e.log.from, e.log.to, e.offset)
+}
+
+func (e *positionConflict) Unwrap() error { return usage.ErrLogPositionConflict }
+
 func (r *storeRef) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	return r.store.pushMetrics(ctx, md, r.logger)
 }
 
 func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics, logger *zap.Logger) error {
 	batch := newViewBatch(md)
-	if len(batch.points) > 0 {
-		replayed, conflicts, err := s.mergePoints(ctx, batch.points)
+	if batch.logErr != nil {
+		n := md.DataPointCount()
+		err := consumererror.NewPermanent(fmt.Errorf("glam_postgres: refused a view batch of %d data points, nothing of it merged: %w", n, batch.logErr))
+		s.telemetry.ExporterGlamPostgresRejectedDataPoints.Add(ctx, int64(n))
+		logger.Warn("metric data points rejected", zap.Int("rejected", n), zap.Error(err))
+		return err
+	}
+	// A log batch is merged even without points: it moves the offset.
+	if len(batch.points) > 0 || batch.log != nil {
+		replayed, conflicts, err := s.mergePoints(ctx, batch.points, batch.log)
+		var pc *positionConflict
+		if errors.As(err, &pc) {
+			s.telemetry.ExporterGlamPostgresLogPositionConflicts.Add(ctx, 1)
+			return consumererror.NewPermanent(err)
+		}
 		if err != nil {
 			return exportError("merge view rows", err)
 		}
@@ -82,12 +121,19 @@ type conflict struct {
 	tags string
 }
 
-// mergePoints merges points into the view rows in one transaction: the
-// claim of each batched point and the merge commit together, so a batch
-// that was merged is recognised however often it comes back. It returns how
-// many points were skipped as already merged and the rows whose stored type
-// or buckets did not match.
-func (s *store) mergePoints(ctx context.Context, points []viewPoint) (replayed int, conflicts []conflict, err error) {
+// mergePoints merges points into the view rows in one transaction, and
+// returns how many points were skipped as already merged and the rows whose
+// stored type or buckets did not match.
+//
+// What recognises a batch merged before commits with the merge, so it is
+// recognised however often the batch comes back. For a batch from the event
+// log (log != nil) that is its consumer's offset: the batch is merged only
+// when it starts at the offset, which moves to the batch's end; a batch
+// ending at or before the offset was merged before (a retry after a lost
+// acknowledgement) and is skipped; any other is a *positionConflict. For
+// other batches, and log batches that cover no events (the offset does not
+// move), it is the claim of each (batch id, row) in the applied batches.
+func (s *store) mergePoints(ctx context.Context, points []viewPoint, log *logRange) (replayed int, conflicts []conflict, err error) {
 	pool, err := s.db()
 	if err != nil {
 		return 0, nil, err
@@ -97,45 +143,84 @@ func (s *store) mergePoints(ctx context.Context, points []viewPoint) (replayed i
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		replayed, conflicts = 0, nil
+		if log != nil {
+			offset, err := lockOffset(ctx, tx, log.consumer)
+			if err != nil {
+				return err
+			}
+			if offset != log.from {
+				if !offset.Less(log.to) {
+					replayed = len(points)
+					return nil
+				}
+				return &positionConflict{log: *log, offset: offset}
+			}
+		}
+		// Points of a log batch carry no batch id, unless the batch
+		// covers no events (see newViewBatch): claim passes them through.
 		fresh, n, err := claim(ctx, tx, points)
 		if err != nil {
 			return err
 		}
 		replayed = n
-		rows, cs := combine(fresh)
-		conflicts = cs
-		if len(rows) == 0 {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, createStageViewRows); err != nil {
+		if conflicts, err = merge(ctx, tx, fresh); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stageViewRows}, pgschema.ViewRowColumns,
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(), nil })); err != nil {
-			return err
+		if log != nil {
+			_, err = tx.Exec(ctx, moveLogOffset, log.consumer, log.to.XID, log.to.Seq)
 		}
-		merged, err := tx.Query(ctx, mergeViewRows)
-		if err != nil {
-			return err
-		}
-		done := make(map[rowKey]bool, len(rows))
-		var k rowKey
-		var hash []byte
-		if _, err := pgx.ForEachRow(merged, []any{&k.view, &k.start, &hash}, func() error {
-			copy(k.tagsHash[:], hash)
-			done[rowKey{view: k.view, start: k.start.UTC(), tagsHash: k.tagsHash}] = true
-			return nil
-		}); err != nil {
-			return err
-		}
-		for i := range rows {
-			if key := rows[i].key; !done[rowKey{view: key.view, start: key.start.UTC(), tagsHash: key.tagsHash}] {
-				conflicts = append(conflicts, conflict{rowKey: key, tags: string(rows[i].tags)})
-			}
-		}
-		return nil
+		return err
 	})
 	return replayed, conflicts, err
+}
+
+// lockOffset returns the consumer's offset, locked until the transaction
+// ends, making it at the zero position if the consumer has none yet. Two
+// exporters merging for one consumer queue here: the second reads the
+// offset the first moved.
+func lockOffset(ctx context.Context, tx pgx.Tx, consumer string) (usage.LogPosition, error) {
+	var offset usage.LogPosition
+	if _, err := tx.Exec(ctx, ensureLogOffset, consumer); err != nil {
+		return offset, err
+	}
+	err := tx.QueryRow(ctx, lockLogOffset, consumer).Scan(&offset.XID, &offset.Seq)
+	return offset, err
+}
+
+// merge adds points into the view rows and returns the rows whose stored
+// type or buckets did not match.
+func merge(ctx context.Context, tx pgx.Tx, points []viewPoint) ([]conflict, error) {
+	rows, conflicts := combine(points)
+	if len(rows) == 0 {
+		return conflicts, nil
+	}
+	if _, err := tx.Exec(ctx, createStageViewRows); err != nil {
+		return nil, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stageViewRows}, pgschema.ViewRowColumns,
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(), nil })); err != nil {
+		return nil, err
+	}
+	merged, err := tx.Query(ctx, mergeViewRows)
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[rowKey]bool, len(rows))
+	var k rowKey
+	var hash []byte
+	if _, err := pgx.ForEachRow(merged, []any{&k.view, &k.start, &hash}, func() error {
+		copy(k.tagsHash[:], hash)
+		done[rowKey{view: k.view, start: k.start.UTC(), tagsHash: k.tagsHash}] = true
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		if key := rows[i].key; !done[rowKey{view: key.view, start: key.start.UTC(), tagsHash: key.tagsHash}] {
+			conflicts = append(conflicts, conflict{rowKey: key, tags: string(rows[i].tags)})
+		}
+	}
+	return conflicts, nil
 }
 
 // claim returns the points to merge: those without a batch id and those

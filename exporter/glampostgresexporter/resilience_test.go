@@ -18,9 +18,12 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
+	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
 // clusterDB is a database "glam" on a cluster of the test's own, which the
@@ -53,43 +56,79 @@ func queuedConfig(dsn string) *Config {
 	return cfg
 }
 
-// streamBatch sends batch i of a stream: 10 events with ids i*10..i*10+9
-// and one flush of a count view adding 1 per event to each of two series.
-func streamBatch(t *testing.T, e *testExporter, i int) {
+// streamEvents sends batch i of a stream of events: 10 events with ids
+// i*10..i*10+9.
+func streamEvents(t *testing.T, e *testExporter, i int) {
 	t.Helper()
 	ld, records := newLogs()
 	for j := range 10 {
 		probeView(records, fmt.Sprintf("ev-%05d", i*10+j), "s", "p", fixedNow())
 	}
 	require.NoError(t, e.logs.ConsumeLogs(context.Background(), ld))
-	md := newViewMetrics(fmt.Sprintf("flush-%d", i)).
+}
+
+// streamFlush is flush i of a count view over the stream's events, read
+// from the log: 1 per event to each of two series, from the end of flush
+// i-1 to its own.
+func streamFlush(i int) pmetric.Metrics {
+	return newViewMetrics(fmt.Sprintf("flush-%d", i)).
 		count("probe_views_hourly", hour0, hour1, fogGC, 10).
-		count("probe_views_hourly", hour0, hour1, fogCC, 10).md
-	require.NoError(t, e.metrics.ConsumeMetrics(context.Background(), md))
+		count("probe_views_hourly", hour0, hour1, fogCC, 10).
+		fromLog("stream", streamPosition(i), streamPosition(i+1)).md
+}
+
+// streamPosition is where flush i starts: the start of the log for the
+// first.
+func streamPosition(i int) usage.LogPosition {
+	return usage.LogPosition{XID: uint64(1000 * i), Seq: int64(i)}
 }
 
 // assertStream waits for the whole stream of n batches to be stored, then
-// checks that nothing is missing and nothing counted twice.
-func assertStream(t *testing.T, db poolT, n int) {
+// checks that nothing is missing and nothing counted twice; flushes says
+// whether the stream's view flushes were sent too.
+func assertStream(t *testing.T, db poolT, n int, flushes bool) {
 	t.Helper()
+	views := 0
+	if flushes {
+		views = n * 20
+	}
 	require.Eventually(t, func() bool {
-		var events, views int
+		var events, got int
 		err := db.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM glam_usage_events),
-			(SELECT coalesce(sum(count), 0) FROM glam_usage_view_rows)`).Scan(&events, &views)
-		return err == nil && events == n*10 && views == n*20
+			(SELECT coalesce(sum(count), 0) FROM glam_usage_view_rows)`).Scan(&events, &got)
+		return err == nil && events == n*10 && got == views
 	}, 2*time.Minute, 100*time.Millisecond, "the stream was not stored whole")
 	assert.Equal(t, n*10, count(t, db, "SELECT count(DISTINCT event_id) FROM glam_usage_events"))
 	assert.Equal(t, n*10, count(t, db, "SELECT count(*) FROM glam_usage_event_ids"))
+	if !flushes {
+		assert.Empty(t, viewRows(t, db))
+		return
+	}
 	rows := viewRows(t, db)
 	require.Len(t, rows, 2)
 	assert.Equal(t, int64(n*10), rows[0].Count)
 	assert.Equal(t, int64(n*10), rows[1].Count)
+	got, _ := offset(t, db, "stream")
+	assert.Equal(t, streamPosition(n), got)
 }
 
+// Events go through the logs' queue; view flushes, which have none, are
+// sent one after the other by a flusher of their own (as the views
+// processor does), each export waiting (retrying) through the outage.
 func TestPostgresRestartMidStreamLosesAndDoublesNothing(t *testing.T) {
 	cluster, dsn := clusterDB(t)
 	e := startExporter(t, queuedConfig(dsn), fixedNow)
 	const batches = 60
+	flushes := make(chan int, batches)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for i := range flushes {
+			if err := e.metrics.ConsumeMetrics(context.Background(), streamFlush(i)); err != nil {
+				t.Errorf("flush %d: %v", i, err)
+			}
+		}
+	}()
 	for i := range batches {
 		switch i {
 		case 20:
@@ -97,14 +136,25 @@ func TestPostgresRestartMidStreamLosesAndDoublesNothing(t *testing.T) {
 		case 40:
 			cluster.Start()
 		}
-		streamBatch(t, e, i)
+		streamEvents(t, e, i)
+		flushes <- i
 		time.Sleep(10 * time.Millisecond)
 	}
-	assertStream(t, connect(t, dsn), batches)
-	// The outage was real: exports failed and were retried.
-	assert.Positive(t, e.log.FilterMessageSnippet("Will retry").Len())
+	close(flushes)
+	select {
+	case <-flushed:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the flushes did not get through")
+	}
+	assertStream(t, connect(t, dsn), batches, true)
+	// The outage was real: exports of both signals failed and were
+	// retried.
+	assert.Positive(t, e.log.FilterField(zap.String("otelcol.signal", "logs")).FilterMessageSnippet("Will retry").Len())
+	assert.Positive(t, e.log.FilterField(zap.String("otelcol.signal", "metrics")).FilterMessageSnippet("Will retry").Len())
 }
 
+// The persistent queue holds events; view flushes have no queue (the
+// consumer reads them again from the log, at its offset).
 func TestPersistentQueueKeepsDataAcrossCollectorRestart(t *testing.T) {
 	cluster, dsn := clusterDB(t)
 	cluster.Stop() // PostgreSQL is down while the first collector runs
@@ -121,7 +171,7 @@ func TestPersistentQueueKeepsDataAcrossCollectorRestart(t *testing.T) {
 		renameExporter(t, e, exporterID, cfg)
 		e.start(t, hostWith(storageID, storage))
 		for i := range batches {
-			streamBatch(t, e, i)
+			streamEvents(t, e, i)
 		}
 		t.Cleanup(func() { require.NoError(t, storage.Shutdown(context.Background())) })
 		return e
@@ -134,7 +184,7 @@ func TestPersistentQueueKeepsDataAcrossCollectorRestart(t *testing.T) {
 	cluster.Start()
 	second := run(0)
 	t.Cleanup(func() { second.shutdown(t) })
-	assertStream(t, connect(t, dsn), 30)
+	assertStream(t, connect(t, dsn), 30, false)
 }
 
 func startFileStorage(t *testing.T, id component.ID, dir string) extension.Extension {

@@ -92,10 +92,92 @@ type viewBatch struct {
 	points   []viewPoint
 	replayed int // repeats of a (batch id, row) within the batch
 	rejected rejections
+	// log is the range of the event log the batch covers, for batches
+	// made from the log; logErr says why the batch's log attributes cannot
+	// be used, and then nothing of it is merged.
+	log    *logRange
+	logErr error
+}
+
+// logRange is the part of the event log a view batch covers, and the
+// consumer whose offset it moves.
+type logRange struct {
+	consumer string
+	from, to usage.LogPosition
+}
+
+func (r *logRange) String() string {
+	if r == nil {
+		return "no log range"
+	}
+	return fmt.Sprintf("consumer %q from %s to %s", r.consumer, r.from, r.to)
+}
+
+// resourceLogRange reads the log range a resource's data covers, or nil
+// when the resource carries none.
+func resourceLogRange(attrs pcommon.Map) (*logRange, error) {
+	consumer, hasConsumer := attrs.Get(usage.AttrLogConsumer)
+	from, hasFrom := attrs.Get(usage.AttrLogFrom)
+	to, hasTo := attrs.Get(usage.AttrLogTo)
+	if !hasConsumer && !hasFrom && !hasTo {
+		return nil, nil
+	}
+	if !hasConsumer || !hasFrom || !hasTo {
+		return nil, fmt.Errorf("resource attributes %s, %s and %s go together: a batch from the event log carries all three",
+			usage.AttrLogConsumer, usage.AttrLogFrom, usage.AttrLogTo)
+	}
+	r := &logRange{consumer: consumer.AsString()}
+	if r.consumer == "" {
+		return nil, fmt.Errorf("resource attribute %s is empty", usage.AttrLogConsumer)
+	}
+	if err := checkText("resource attribute "+usage.AttrLogConsumer, r.consumer); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.from, err = usage.ParseLogPosition(from.AsString()); err != nil {
+		return nil, fmt.Errorf("resource attribute %s: %w", usage.AttrLogFrom, err)
+	}
+	if r.to, err = usage.ParseLogPosition(to.AsString()); err != nil {
+		return nil, fmt.Errorf("resource attribute %s: %w", usage.AttrLogTo, err)
+	}
+	if r.to.Less(r.from) {
+		return nil, fmt.Errorf("log range ends (%s) before it starts (%s)", r.to, r.from)
+	}
+	return r, nil
+}
+
+// batchLogRange is the one log range all resources of md cover, or nil
+// when none carries one. Resources that differ (in range, or some with a
+// range and some without) are an error: one export is one log batch.
+func batchLogRange(md pmetric.Metrics) (*logRange, error) {
+	var first *logRange
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		r, err := resourceLogRange(md.ResourceMetrics().At(i).Resource().Attributes())
+		if err != nil {
+			return nil, fmt.Errorf("resource %d: %w", i, err)
+		}
+		if i == 0 {
+			first = r
+			continue
+		}
+		if (first == nil) != (r == nil) || first != nil && *first != *r {
+			return nil, fmt.Errorf("resources 0 and %d cover different log ranges (%s; %s): one export holds one batch of the event log", i, first, r)
+		}
+	}
+	return first, nil
 }
 
 func newViewBatch(md pmetric.Metrics) *viewBatch {
 	b := &viewBatch{rejected: rejections{kind: "data points", total: md.DataPointCount()}}
+	b.log, b.logErr = batchLogRange(md)
+	if b.logErr != nil {
+		return b
+	}
+	// A batch from the log is deduplicated by its consumer's offset: its
+	// batch id is not needed, and its points add up as any delta does.
+	// Unless it covers no events: then merging it leaves the offset where
+	// it was, and only its batch id tells a retry from new points.
+	useBatchID := b.log == nil || b.log.from == b.log.to
 	type batchRow struct {
 		batchID string
 		key     rowKey
@@ -104,7 +186,7 @@ func newViewBatch(md pmetric.Metrics) *viewBatch {
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {
 		rm := md.ResourceMetrics().At(i)
 		batchID := ""
-		if v, ok := rm.Resource().Attributes().Get(usage.AttrBatchID); ok {
+		if v, ok := rm.Resource().Attributes().Get(usage.AttrBatchID); ok && useBatchID {
 			batchID = v.AsString()
 		}
 		for j := 0; j < rm.ScopeMetrics().Len(); j++ {

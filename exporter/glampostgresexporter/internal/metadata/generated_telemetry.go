@@ -23,13 +23,14 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                  metric.Meter
-	mu                                     sync.Mutex
-	registrations                          []metric.Registration
-	ExporterGlamPostgresDuplicateEvents    metric.Int64Counter
-	ExporterGlamPostgresRejectedDataPoints metric.Int64Counter
-	ExporterGlamPostgresRejectedLogRecords metric.Int64Counter
-	ExporterGlamPostgresReplayedDataPoints metric.Int64Counter
+	meter                                    metric.Meter
+	mu                                       sync.Mutex
+	registrations                            []metric.Registration
+	ExporterGlamPostgresDuplicateEvents      metric.Int64Counter
+	ExporterGlamPostgresLogPositionConflicts metric.Int64Counter
+	ExporterGlamPostgresRejectedDataPoints   metric.Int64Counter
+	ExporterGlamPostgresRejectedLogRecords   metric.Int64Counter
+	ExporterGlamPostgresReplayedDataPoints   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -65,6 +66,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_glam_postgres_duplicate_events",
 		metric.WithDescription("Usage events not stored because an event with the same id already was. [Development]"),
 		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterGlamPostgresLogPositionConflicts, err = builder.meter.Int64Counter(
+		"otelcol_exporter_glam_postgres_log_position_conflicts",
+		metric.WithDescription("View batches from the event log refused because they did not start at their consumer's offset (another consumer took over, or the batch came from a stale read); nothing of them was merged. [Development]"),
+		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterGlamPostgresRejectedDataPoints, err = builder.meter.Int64Counter(

@@ -20,10 +20,14 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ExporterGlamPostgresDuplicateEvents.Add(context.Background(), 1)
+	tb.ExporterGlamPostgresLogPositionConflicts.Add(context.Background(), 1)
 	tb.ExporterGlamPostgresRejectedDataPoints.Add(context.Background(), 1)
 	tb.ExporterGlamPostgresRejectedLogRecords.Add(context.Background(), 1)
 	tb.ExporterGlamPostgresReplayedDataPoints.Add(context.Background(), 1)
 	AssertEqualExporterGlamPostgresDuplicateEvents(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterGlamPostgresLogPositionConflicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterGlamPostgresRejectedDataPoints(t, testTel,
