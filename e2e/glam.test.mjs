@@ -1,16 +1,19 @@
 // GLAM as it is (issue 15): a GLAM-like single-page app (pages/glam-app.js:
 // GLAM's page.js routes, its state in the query string, its data-glean-id
 // elements) with GLAM's own client set-up, in several browser profiles,
-// against the whole pipeline — glam receiver → glam_postgres (raw events)
-// and → glam_views → glam_postgres (view rows) — on a fresh PostgreSQL
+// against the whole pipeline as testdata/config.yaml runs it — glam
+// receiver → glam_postgres (raw events: the event log); glam_eventlog (the
+// committed log read back in order) → glam_views → glam_postgres (view
+// rows, merged with the consumer's offset) — on a fresh PostgreSQL
 // database, and the exact answers of the usage API (glam_usage) for what
 // the browsers did.
 //
 // Each test drives its people, waits until the raw event table holds every
-// event, stops the collector gracefully (glam_views flushes every open
-// window, glam_postgres writes what it holds) and reads the API from a
-// second collector on the same database, which nothing sends to: its
-// answers are final.
+// event and the views' offset has reached the last of them, stops the
+// collector gracefully, restarts the views' consumer (read from the offset,
+// sessions restored, stopped again: exactly once, it changes nothing) and
+// reads the API from a collector on the same database, which nothing sends
+// to: its answers are final (lib/pipeline.mjs, drain).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';

@@ -33,6 +33,17 @@ async function psql(sql) {
   }
 }
 
+// query runs sql on database dsn and returns its rows, each an array of
+// text fields (NULL reads as '').
+export async function query(dsn, sql) {
+  try {
+    const { stdout } = await run('psql', [dsn, '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { timeout: 30000 });
+    return stdout.split('\n').filter(Boolean).map((line) => line.split('\t'));
+  } catch (err) {
+    throw new Error(`query on ${redact(dsn)} failed: ${(err.stderr || err.message).trim()}\n${sql}`);
+  }
+}
+
 // postgresProblem says why no database can be made, or '' when one can.
 export async function postgresProblem() {
   try {
