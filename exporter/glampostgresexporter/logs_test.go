@@ -2,6 +2,7 @@ package glampostgresexporter
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
 )
@@ -172,4 +174,52 @@ func partitions(t *testing.T, db poolT) []string {
 	t.Helper()
 	return strings_(t, db, `SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'glam_usage_events'::regclass ORDER BY 1`)
+}
+
+// Two exporters (two collectors behind a load balancer, a client retry
+// reaching both) storing overlapping event ids at the same moment: every
+// event is stored once, neither fails (the ids are claimed in one order, so
+// the two transactions cannot deadlock), and the duplicates are counted.
+func TestWritersRacingOnTheSameIDs(t *testing.T) {
+	dsn, db := newDB(t)
+	a := startExporter(t, directConfig(dsn), fixedNow)
+	b := startExporter(t, directConfig(dsn), fixedNow)
+	const rounds, perBatch = 20, 50
+	for round := 0; round < rounds; round++ {
+		// a writes ids 0..49 of the round, b 25..74 in the reverse order:
+		// 25 ids are wanted by both.
+		batch := func(ids []int) plog.Logs {
+			ld, records := newLogs()
+			for _, i := range ids {
+				probeView(records, fmt.Sprintf("r%02d-%03d", round, i), "s", "gc_ms", day0.Add(time.Hour))
+			}
+			return ld
+		}
+		var forA, forB []int
+		for i := 0; i < perBatch; i++ {
+			forA = append(forA, i)
+			forB = append(forB, perBatch+perBatch/2-1-i)
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, w := range []struct {
+			e   *testExporter
+			ids []int
+		}{{a, forA}, {b, forB}} {
+			ld := batch(w.ids)
+			go func() {
+				<-start
+				errs <- w.e.logs.ConsumeLogs(context.Background(), ld)
+			}()
+		}
+		close(start)
+		require.NoError(t, <-errs)
+		require.NoError(t, <-errs)
+	}
+	distinct := rounds * (perBatch + perBatch/2)
+	assert.Equal(t, distinct, count(t, db, "SELECT count(*) FROM glam_usage_events"), "every id once")
+	assert.Equal(t, distinct, count(t, db, "SELECT count(DISTINCT event_id) FROM glam_usage_events"))
+	assert.Equal(t, distinct, count(t, db, "SELECT count(*) FROM glam_usage_event_ids"))
+	dups := a.counter(t, "exporter_glam_postgres_duplicate_events") + b.counter(t, "exporter_glam_postgres_duplicate_events")
+	assert.Equal(t, int64(rounds*perBatch/2), dups, "each shared id is a duplicate for the writer that came second")
 }
