@@ -2,6 +2,7 @@ package probebuild
 
 import (
 	"math"
+	"math/big"
 	"sort"
 )
 
@@ -43,12 +44,25 @@ func linearBuckets(lo, hi, n float64) []float64 {
 
 // functionalBuckets is histogram_generate_functional_buckets: Glean's
 // timing (base 2, 8 per magnitude) and memory (base 2, 16) distributions.
+// As in Glean (glean-core histogram/functional.rs) and in GLAM since
+// bigquery-etl #9749, the bucket of index i is floor(e^i) with the exponent
+// e = base^(1/perMagnitude) rounded to a double, not floor(base^(i/m)): at 16
+// per magnitude e^(16n) falls just short of 2^n, so Glean's bucket is
+// 2^n - 1, and a set with 2^n would drop those samples. e^i is computed
+// exactly and rounded once, as the correctly rounded POW of BigQuery and
+// Rust does; math.Pow(e, i) is off by an ulp often enough to change floors.
 func functionalBuckets(base, perMagnitude, rangeMax float64) []float64 {
 	seen := map[float64]bool{0: true}
 	out := []float64{0}
 	top := math.Ceil(math.Log(rangeMax+1) / math.Log(base) * perMagnitude)
+	exponent := new(big.Float).SetPrec(256).SetFloat64(math.Pow(base, 1/perMagnitude))
+	power := new(big.Float).SetPrec(256).SetFloat64(1)
 	for i := 0.0; i <= top; i++ {
-		b := math.Floor(math.Pow(base, i/perMagnitude))
+		if i > 0 {
+			power.Mul(power, exponent)
+		}
+		rounded, _ := power.Float64()
+		b := math.Floor(rounded)
 		if b <= rangeMax && !seen[b] {
 			seen[b] = true
 			out = append(out, b)

@@ -34,6 +34,29 @@ func TestFunctionalBuckets(t *testing.T) {
 	// power of 2), as the Glean book lists them.
 	got := functionalBuckets(2, 8, 20)
 	assert.Equal(t, []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 20}, got)
+
+	// GLAM ETL's own unit tests of histogram_generate_functional_buckets
+	// (bigquery-etl sql/mozfun/glam/, since #9749): the first 50 keys of a
+	// timing distribution;
+	assert.Equal(t, []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 20, 22, 24, 26, 29, 32, 34,
+		38, 41, 45, 49, 53, 58, 64, 69, 76, 82, 90, 98, 107, 117, 128, 139, 152, 165, 181, 197, 215, 234, 256, 279, 304},
+		functionalBuckets(2, 8, 305))
+	// keys a memory distribution records;
+	memory := functionalBuckets(2, 16, 774282+1)
+	for _, k := range []float64{440871, 460390, 571740, 597053, 623487, 651091, 679917, 710019, 741455, 774282} {
+		assert.Contains(t, memory, k)
+	}
+	// and at 16 buckets per power of 2, every power-of-2 bucket minimum is
+	// 2^n - 1, as Glean computes it (exponent 2^(1/16) raised to 16n falls
+	// just short of 2^n); 2^n is no bucket.
+	var powers []float64
+	for _, b := range functionalBuckets(2, 16, 536870911) {
+		switch b {
+		case 31, 32, 1023, 1024, 32767, 32768, 65535, 65536, 268435455, 268435456:
+			powers = append(powers, b)
+		}
+	}
+	assert.Equal(t, []float64{31, 1023, 32767, 65535, 268435455}, powers)
 }
 
 func TestScalarBuckets(t *testing.T) {
