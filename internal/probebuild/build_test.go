@@ -33,47 +33,139 @@ func enqueue(t *testing.T, s *Service, req Request) *Job {
 	return res.Job
 }
 
+// refCase is a build whose rows the reference computes (reference_test.go)
+// and of which reference_byhand_test.go holds rows computed by hand.
+type refCase struct {
+	name string
+	req  Request
+	// src is the table the build reads; scalar when a scalar probe.
+	src    refSource
+	scalar bool
+	// minBuild and minUsers are the thresholds the config gives.
+	minBuild, minUsers int64
+	// config adjusts testConfig; builder, when set, replaces the service's.
+	config  func(cfg *Config)
+	builder func(t *testing.T, cfg Config) Builder
+	// versions are the versions built.
+	versions []int64
+}
+
+func (c refCase) want(t *testing.T, b Build) []Row {
+	if c.scalar {
+		return refScalars(t, c.src, b, c.minBuild, c.minUsers)
+	}
+	return refHistograms(t, c.src, b, c.minBuild, c.minUsers)
+}
+
+// refCases cover every metric kind: desktop exponential and linear
+// histograms, sampled release, scalars and booleans; Glean timing, memory
+// and custom distributions, labeled counters, counters and booleans, Glean
+// release sampling; lookback_days and min_total_users; fenix and FOG tables.
+func refCases() []refCase {
+	desktop, desktopS := refSource{table: desktopHist}, refSource{table: desktopScalar}
+	fenix, fenixS := refSource{table: fenixHist, glean: true}, refSource{table: fenixScalar, glean: true}
+	linear := refSource{dataset: "glam_ref", table: desktopHist}
+	fog := refSource{dataset: "glam_ref", table: "fog_clients_daily_histogram_aggregates_metrics_v1", glean: true}
+	fogS := refSource{dataset: "glam_ref", table: "fog_clients_daily_scalar_aggregates_metrics_v1", glean: true}
+	linearTables := func(minUsers int64) func(cfg *Config) {
+		return func(cfg *Config) {
+			cfg.BigQuery.Tables.Firefox.Histogram = refTable(desktopHist)
+			cfg.BigQuery.Tables.Firefox.Scalar = ""
+			cfg.BigQuery.Tables.Firefox.MinTotalUsers = minUsers
+		}
+	}
+	lookback := linear
+	lookback.since = "2026-11-21" // 10 days before 2026-12-01
+	return []refCase{
+		{name: "desktop exponential histogram nightly", req: Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"},
+			src: desktop, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "desktop exponential histogram release, sampled Windows weighted", req: Request{Product: "firefox", Channel: "release", Probe: "gc_ms"},
+			src: desktop, versions: []int64{120, 119, 118}},
+		{name: "desktop histogram, two versions", req: Request{Product: "firefox", Channel: "nightly", Probe: "GC_MS", Versions: 2},
+			src: desktop, minBuild: 1, versions: []int64{120, 119}},
+		{name: "desktop linear histogram", req: Request{Product: "firefox", Channel: "nightly", Probe: "checkerboard_severity"},
+			src: linear, minBuild: 1, config: linearTables(0), versions: []int64{121, 120, 119}},
+		{name: "desktop linear histogram, min_total_users 1", req: Request{Product: "firefox", Channel: "nightly", Probe: "checkerboard_severity"},
+			src: linear, minBuild: 1, minUsers: 1, config: linearTables(1), versions: []int64{121, 120, 119}},
+		{name: "desktop linear histogram, lookback_days 10", req: Request{Product: "firefox", Channel: "nightly", Probe: "checkerboard_severity"},
+			src: lookback, minBuild: 1, versions: []int64{120, 119, 118},
+			config: func(cfg *Config) { linearTables(0)(cfg); cfg.BigQuery.LookbackDays = 10 },
+			builder: func(t *testing.T, cfg Config) Builder {
+				b := bigQueryBuilder(t, cfg)
+				b.now = func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
+				return b
+			}},
+		{name: "desktop scalar", req: Request{Product: "firefox", Channel: "nightly", Probe: "browser_engagement_max_concurrent_tab_count"},
+			src: desktopS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "desktop boolean scalar", req: Request{Product: "firefox", Channel: "nightly", Probe: "a11y_instantiated_flag"},
+			src: desktopS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "glean timing distribution", req: Request{Product: "fenix", Channel: "nightly", Probe: "geckoview_page_load_time"},
+			src: fenix, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "glean labeled counter", req: Request{Product: "fenix", Channel: "nightly", Probe: "network_cache_hit"},
+			src: fenix, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "glean counter", req: Request{Product: "fenix", Channel: "nightly", Probe: "events_total_uri_count"},
+			src: fenixS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "fog memory distribution", req: Request{Product: "fog", Channel: "nightly", Probe: "memory_total"},
+			src: fog, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "fog custom distribution", req: Request{Product: "fog", Channel: "nightly", Probe: "fog_custom"},
+			src: fog, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "fog custom distribution, min_total_users 1", req: Request{Product: "fog", Channel: "nightly", Probe: "fog_custom"},
+			src: fog, minBuild: 1, minUsers: 1, versions: []int64{120, 119, 118},
+			config: func(cfg *Config) { cfg.BigQuery.Tables.FOG.MinTotalUsers = 1 }},
+		{name: "fog timing distribution release, sampled Windows weighted from 119", req: Request{Product: "fog", Channel: "release", Probe: "fog_timing"},
+			src: fog, versions: []int64{120, 119, 118}},
+		{name: "fog boolean", req: Request{Product: "fog", Channel: "nightly", Probe: "fog_flag"},
+			src: fogS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},
+		{name: "fog counter", req: Request{Product: "fog", Channel: "nightly", Probe: "fog_counter"},
+			src: fogS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},
+	}
+}
+
+// Every row a build writes equals the reference's, field by field, and the
+// rows computed by hand are among them.
 func TestBuildsMatchTheReference(t *testing.T) {
 	endpoint := emulatorEndpoint(t)
-	cfg := testConfig(endpoint)
-	cfg.Workers = 2
-	pool := newPool(t)
-	s := newService(t, cfg, pool, nil)
-	desktop, glean := refSource{table: desktopHist}, refSource{table: fenixHist, glean: true}
-	desktopS, gleanS := refSource{table: desktopScalar}, refSource{table: fenixScalar, glean: true}
-	for _, c := range []struct {
-		name     string
-		req      Request
-		expected func(t *testing.T, b Build) []Row
-		rows     int
-	}{
-		{"desktop histogram nightly", Request{Product: "firefox", Channel: "nightly", Probe: "gc_ms"},
-			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 1, 0) }, 0},
-		{"desktop histogram release, sampled Windows weighted", Request{Product: "firefox", Channel: "release", Probe: "gc_ms"},
-			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 0, 0) }, 0},
-		{"desktop histogram, two versions", Request{Product: "firefox", Channel: "nightly", Probe: "GC_MS", Versions: 2},
-			func(t *testing.T, b Build) []Row { return refHistograms(t, desktop, b, 1, 0) }, 0},
-		{"desktop scalar", Request{Product: "firefox", Channel: "nightly", Probe: "browser_engagement_max_concurrent_tab_count"},
-			func(t *testing.T, b Build) []Row { return refScalars(t, desktopS, b, 1, 0) }, 0},
-		{"desktop boolean scalar", Request{Product: "firefox", Channel: "nightly", Probe: "a11y_instantiated_flag"},
-			func(t *testing.T, b Build) []Row { return refScalars(t, desktopS, b, 1, 0) }, 0},
-		{"glean timing distribution", Request{Product: "fenix", Channel: "nightly", Probe: "geckoview_page_load_time"},
-			func(t *testing.T, b Build) []Row { return refHistograms(t, glean, b, 1, 0) }, 0},
-		{"glean labeled counter", Request{Product: "fenix", Channel: "nightly", Probe: "network_cache_hit"},
-			func(t *testing.T, b Build) []Row { return refHistograms(t, glean, b, 1, 0) }, 0},
-		{"glean counter", Request{Product: "fenix", Channel: "nightly", Probe: "events_total_uri_count"},
-			func(t *testing.T, b Build) []Row { return refScalars(t, gleanS, b, 1, 0) }, 0},
-	} {
+	byHand := handRows()
+	for _, c := range refCases() {
 		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(endpoint)
+			if c.config != nil {
+				c.config(&cfg)
+			}
+			var builder Builder
+			if c.builder != nil {
+				builder = c.builder(t, cfg)
+			}
+			pool := newPool(t)
+			s := newService(t, cfg, pool, builder)
 			j := enqueue(t, s, c.req)
 			done := waitStatus(t, pool, j.ID, StatusSucceeded)
-			want := c.expected(t, j.Build)
+			assert.Equal(t, c.versions, done.VersionsBuilt)
+			want := c.want(t, j.Build)
 			require.NotEmpty(t, want)
 			got := storedRows(t, pool, Build{Product: j.Build.Product, Channel: j.Build.Channel, Probe: want[0].Metric})
-			got = rowsInVersions(got, done.VersionsBuilt)
 			assert.Equal(t, want, got)
 			assert.Equal(t, int64(len(want)), *done.RowsWritten)
 			assert.Equal(t, 1, done.Attempts)
+
+			hand, ok := byHand[c.name]
+			require.True(t, ok, "no rows by hand for %q", c.name)
+			if hand.rows != 0 {
+				assert.Len(t, got, hand.rows, "rows written")
+			}
+			gotByID := map[string]Row{}
+			for _, r := range got {
+				gotByID[rowID(r)] = r
+			}
+			for _, h := range hand.want {
+				assert.Equal(t, h, gotByID[rowID(h)], "row %s, by hand", rowID(h))
+			}
+			for _, id := range hand.absent {
+				assert.NotContains(t, gotByID, id, "row %s, by hand: not written", id)
+			}
+			if hand.check != nil {
+				hand.check(t, gotByID)
+			}
 		})
 	}
 }

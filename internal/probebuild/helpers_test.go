@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
@@ -31,14 +32,18 @@ const EnvEmulator = "GLAM_BIGQUERY_EMULATOR"
 const (
 	emulatorProject = "glam-test"
 	dataSet         = "../../testdata/probebuild/data.yaml"
+	// refDataSet is more data of the reference tests (dataset glam_ref).
+	refDataSet = "testdata/reference.yaml"
 )
 
 // emulator is one BigQuery emulator for the whole package, loaded with
-// testdata/probebuild/data.yaml; the tests only read it.
+// testdata/probebuild/data.yaml and testdata/reference.yaml; the tests only
+// read it.
 var emulator struct {
 	once     sync.Once
 	cmd      *exec.Cmd
 	endpoint string
+	dir      string
 	err      error
 }
 
@@ -50,6 +55,9 @@ func TestMain(m *testing.M) {
 	}
 	if builderBin.dir != "" {
 		_ = os.RemoveAll(builderBin.dir)
+	}
+	if emulator.dir != "" {
+		_ = os.RemoveAll(emulator.dir)
 	}
 	os.Exit(code)
 }
@@ -78,10 +86,15 @@ func startEmulator() {
 		emulator.err = fmt.Errorf("binary not found: %w", err)
 		return
 	}
+	data, err := mergedDataSets()
+	if err != nil {
+		emulator.err = err
+		return
+	}
 	port, grpcPort := freePort(), freePort()
 	cmd := exec.Command(bin, "--project="+emulatorProject, "--host=127.0.0.1",
 		fmt.Sprintf("--port=%d", port), fmt.Sprintf("--grpc-port=%d", grpcPort),
-		"--data-from-yaml="+dataSet, "--log-level=error")
+		"--data-from-yaml="+data, "--log-level=error")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		emulator.err = err
@@ -101,6 +114,60 @@ func startEmulator() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	emulator.err = fmt.Errorf("did not answer on %s within 2 minutes", emulator.endpoint)
+}
+
+// mergedDataSets writes data.yaml with the datasets of reference.yaml added
+// to its project, for the emulator, which loads one file.
+func mergedDataSets() (string, error) {
+	var docs [2]yaml.Node
+	var datasets [2]*yaml.Node
+	for i, path := range []string{dataSet, refDataSet} {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		if err := yaml.Unmarshal(raw, &docs[i]); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		project := yamlField(yamlField(&docs[i], "projects"), "")
+		if id := yamlField(project, "id"); id == nil || id.Value != emulatorProject {
+			return "", fmt.Errorf("%s: the first project is not %s", path, emulatorProject)
+		}
+		if datasets[i] = yamlField(project, "datasets"); datasets[i] == nil {
+			return "", fmt.Errorf("%s: no datasets", path)
+		}
+	}
+	datasets[0].Content = append(datasets[0].Content, datasets[1].Content...)
+	out, err := yaml.Marshal(&docs[0])
+	if err != nil {
+		return "", err
+	}
+	if emulator.dir, err = os.MkdirTemp("", "probebuild-emulator-"); err != nil {
+		return "", err
+	}
+	path := filepath.Join(emulator.dir, "data.yaml")
+	return path, os.WriteFile(path, out, 0o600)
+}
+
+// yamlField is the value of key in a mapping node, or with key "" the
+// first item of a sequence node (a document node is looked through).
+func yamlField(n *yaml.Node, key string) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	switch {
+	case n == nil:
+		return nil
+	case key == "" && n.Kind == yaml.SequenceNode && len(n.Content) > 0:
+		return n.Content[0]
+	case n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return nil
 }
 
 func freePort() int {
@@ -132,6 +199,11 @@ func testConfig(endpoint string) Config {
 			Scalar:          table("fenix_clients_daily_scalar_aggregates_{ping_type}_v1"),
 			MinBuildClients: map[string]int64{"nightly": 1},
 		},
+		FOG: SourceTables{
+			Histogram:       refTable("fog_clients_daily_histogram_aggregates_{ping_type}_v1"),
+			Scalar:          refTable("fog_clients_daily_scalar_aggregates_{ping_type}_v1"),
+			MinBuildClients: map[string]int64{"nightly": 1, "release": 0},
+		},
 	}
 	cfg.Lease = 2 * time.Second
 	cfg.Heartbeat = 200 * time.Millisecond
@@ -140,6 +212,9 @@ func testConfig(endpoint string) Config {
 	cfg.RetryAfter = time.Second
 	return cfg
 }
+
+// refTable names a table of testdata/reference.yaml in the emulator.
+func refTable(name string) string { return emulatorProject + ".glam_ref." + name }
 
 // newPool gives the test a migrated database of its own.
 func newPool(t testing.TB) *pgxpool.Pool {
