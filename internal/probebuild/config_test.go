@@ -21,13 +21,54 @@ func loadConfig(t *testing.T, name string) Config {
 	return cfg
 }
 
+// An empty block gives the defaults README.md documents ("Configuration":
+// every option, with its default), written out here as the README states
+// them, not taken from the code.
 func TestDefaultConfigIsValid(t *testing.T) {
 	cfg := loadConfig(t, "defaults")
 	require.NoError(t, cfg.Validate())
-	assert.Equal(t, NewDefaultConfig(), cfg)
-	assert.False(t, cfg.Prefetch.Enabled, "prefetch is off by default")
-	assert.True(t, cfg.ViewRefresh.Enabled, "GLAM's views are refreshed by default")
-	assert.Equal(t, 1, cfg.Workers)
+	assert.Equal(t, Config{
+		Workers: 1,
+		BigQuery: BigQueryConfig{
+			ProjectID:       "moz-fx-data-shared-prod",
+			Endpoint:        "",
+			CredentialsFile: "",
+			Location:        "",
+			LookbackDays:    120,
+			Tables: TablesConfig{
+				Firefox: SourceTables{
+					Histogram:       "moz-fx-data-shared-prod.telemetry_derived.clients_daily_histogram_aggregates_v1",
+					Scalar:          "moz-fx-data-shared-prod.telemetry_derived.clients_daily_scalar_aggregates_v1",
+					MinBuildClients: map[string]int64{"nightly": 375, "beta": 9000, "release": 625000},
+					MinTotalUsers:   375,
+				},
+				Fenix: SourceTables{
+					Histogram:       "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_histogram_aggregates_{ping_type}_v1",
+					Scalar:          "moz-fx-data-shared-prod.glam_etl.org_mozilla_fenix__clients_daily_scalar_aggregates_{ping_type}_v1",
+					MinBuildClients: map[string]int64{"nightly": 800, "beta": 2000, "release": 90000},
+					MinTotalUsers:   10,
+				},
+				FOG: SourceTables{
+					Histogram:       "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_histogram_aggregates_{ping_type}_v1",
+					Scalar:          "moz-fx-data-shared-prod.glam_etl.firefox_desktop__clients_daily_scalar_aggregates_{ping_type}_v1",
+					MinBuildClients: map[string]int64{"nightly": 50, "beta": 1500, "release": 450000},
+					MinTotalUsers:   10,
+				},
+			},
+		},
+		Lease:           2 * time.Minute,
+		Heartbeat:       15 * time.Second,
+		MaxAttempts:     3,
+		RetryBackoff:    30 * time.Second,
+		MaxRetryBackoff: 10 * time.Minute,
+		JobTimeout:      30 * time.Minute,
+		FreshFor:        24 * time.Hour,
+		RetryAfter:      2 * time.Second,
+		JobRetention:    720 * time.Hour,
+		ViewRefresh:     ViewRefreshConfig{Enabled: true, LockTimeout: time.Minute, MaxAttempts: 3},
+		Prefetch: PrefetchConfig{Enabled: false, Interval: time.Hour, Days: 90, Limit: 50,
+			NotBuiltWithin: 168 * time.Hour},
+	}, cfg)
 }
 
 func TestFullConfig(t *testing.T) {

@@ -36,12 +36,50 @@ func TestConfigStruct(t *testing.T) {
 	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
 }
 
+// An empty section gives the defaults README.md documents (its Options
+// table and the views of its Configuration block), written out here as the
+// README states them, not taken from the code.
 func TestLoadConfigDefaults(t *testing.T) {
 	cfg, err := loadConfig(t, "config.yaml", "")
 	require.NoError(t, err)
-	assert.Equal(t, 10*time.Second, cfg.FlushInterval)
-	assert.Equal(t, time.Hour, cfg.AllowedLateness)
-	assert.Equal(t, glamViews(), cfg.Views)
+	probeTags := []string{"glam.product", "glam.probe.name", "glam.probe.process", "glam.channel"}
+	hour, day := WindowConfig{Size: time.Hour}, WindowConfig{Size: 24 * time.Hour}
+	session := WindowConfig{SessionGap: 30 * time.Minute, MaxDuration: 24 * time.Hour}
+	assert.Equal(t, &Config{
+		FlushInterval:   10 * time.Second,
+		AllowedLateness: time.Hour,
+		Views: []ViewConfig{
+			{Name: "glam.probe_views.hourly", Description: "Probe views per hour by product, probe, process and channel.",
+				Measure: "glam.probe_views", Aggregation: "count", TagKeys: probeTags, Window: hour, MaxSeries: 20000},
+			{Name: "glam.probe_views.daily", Description: "Probe views per day by product, probe, process and channel.",
+				Measure: "glam.probe_views", Aggregation: "count", TagKeys: probeTags, Window: day, MaxSeries: 50000},
+			{Name: "glam.probe_sessions.daily",
+				Description: "Probe views per day by product, probe and session: the rows of a probe and day are its distinct sessions.",
+				Measure:     "glam.probe_views", Aggregation: "count", TagKeys: []string{"glam.product", "glam.probe.name", "session.id"},
+				Window: day, MaxSeries: 100000},
+			{Name: "glam.sessions", Description: "Events per session; a row's start and end are the session's first and last event.",
+				Measure: "glam.events", Aggregation: "count", Window: session, MaxSeries: 50000},
+			{Name: "glam.session_probes",
+				Description: "Probe views per session by product and probe: a session's rows are the probes it looked at.",
+				Measure:     "glam.probe_views", Aggregation: "count", TagKeys: []string{"glam.product", "glam.probe.name"},
+				Window: session, MaxSeries: 100000},
+			{Name: "glam.searches.daily", Description: "Probe searches per day by product.",
+				Measure: "glam.searches", Aggregation: "count", TagKeys: []string{"glam.product"}, Window: day},
+			{Name: "glam.page_views.daily", Description: "GLAM page views per day.",
+				Measure: "glam.page_views", Aggregation: "count", Window: day},
+			{Name: "glam.actions.daily", Description: "Clicks per day by action (the element's data-glean-id) and product.",
+				Measure: "glam.actions", Aggregation: "count", TagKeys: []string{"glam.action", "glam.product"}, Window: day,
+				MaxSeries: 10000},
+			{Name: "glam.session_actions", Description: "Clicks per session by action: a session's rows are the controls it used.",
+				Measure: "glam.actions", Aggregation: "count", TagKeys: []string{"glam.action"}, Window: session,
+				MaxSeries: 100000},
+		},
+	}, cfg)
+	// The Options table's defaults of what a view leaves unset: max_series
+	// 10000 (the two views without one), max_duration 24h.
+	assert.Equal(t, 10000, cfg.Views[5].maxSeries())
+	assert.Equal(t, 10000, cfg.Views[6].maxSeries())
+	assert.Equal(t, 24*time.Hour, WindowConfig{SessionGap: 30 * time.Minute}.maxDuration())
 }
 
 // The published GLAM views and the defaults must not drift apart.
