@@ -218,9 +218,18 @@ const blockedRetry = 50 * time.Millisecond
 // events are found.
 const maxIdle = time.Minute
 
+// idleCheck is how often a reader waiting at the end of the log asks the
+// views whether they still take what it sends (askViews). After the
+// exporter refused a view batch as not starting at the offset (a replica
+// that had lost the lease flushed first), the views refuse everything until
+// the reader reads again from the offset, which it learns only by sending:
+// without asking, the events it had read would wait for the next event.
+const idleCheck = time.Second
+
 // waitForMore returns when there may be events after fed: a notification
 // from the exporter's commit, or, while committed events wait behind a
-// running transaction, shortly.
+// running transaction, shortly. While it waits it asks the views every
+// idleCheck whether they still take what it sends.
 func (r *reader) waitForMore(ctx context.Context, conn *pgx.Conn, fed usage.LogPosition) error {
 	var blocked bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgschema.EventsTable+`
@@ -228,19 +237,53 @@ func (r *reader) waitForMore(ctx context.Context, conn *pgx.Conn, fed usage.LogP
 		fmt.Sprint(fed.XID), fed.Seq).Scan(&blocked); err != nil {
 		return err
 	}
-	wait := maxIdle
 	if blocked {
-		wait = blockedRetry
+		if err := waitForNotification(ctx, conn, blockedRetry); !errors.Is(err, errNoNotification) {
+			return err
+		}
+		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
+	for deadline := time.Now().Add(maxIdle); ; {
+		wait := min(idleCheck, time.Until(deadline))
+		if err := waitForNotification(ctx, conn, wait); !errors.Is(err, errNoNotification) {
+			return err
+		}
+		if !time.Now().Before(deadline) {
+			return nil
+		}
+		if err := r.askViews(ctx, fed); err != nil {
+			return err
+		}
+	}
+}
+
+// errNoNotification: a wait for a notification ran out.
+var errNoNotification = errors.New("no notification")
+
+// waitForNotification waits up to d for a notification: nil when one came,
+// errNoNotification when the wait ran out (a timed-out wait leaves the
+// connection usable: in pgx the context only interrupts the read).
+func waitForNotification(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	_, err := conn.WaitForNotification(wctx)
 	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
-		// The wait ran out: look again. A timed-out wait leaves the
-		// connection usable (pgx: the context only interrupts the read).
-		return nil
+		return errNoNotification
 	}
 	return err
+}
+
+// askViews sends the views an empty batch of measurements at fed, which
+// they take while they stand there; refused, the reader reads again from
+// the offset.
+func (r *reader) askViews(ctx context.Context, fed usage.LogPosition) error {
+	md := pmetric.NewMetrics()
+	md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Scope().SetName(usage.MeasurementScope)
+	r.setRange(md, fed, fed, false)
+	if err := r.next.ConsumeMetrics(ctx, md); err != nil {
+		return fmt.Errorf("%w: %w", errRefused, err)
+	}
+	return nil
 }
 
 // loadOffset reads (making it if new) the consumer's offset and when it

@@ -57,18 +57,41 @@ func storeEvents(t *testing.T, db *pgxpool.Pool, names ...string) {
 }
 
 // recorder is the next consumer: it keeps what it takes, refusing on
-// demand.
+// demand. An idle reader's questions (askViews) are counted apart, and
+// refused on demand.
 type recorder struct {
-	mu     sync.Mutex
-	got    []pmetric.Metrics
-	refuse int
+	mu        sync.Mutex
+	got       []pmetric.Metrics
+	refuse    int
+	asked     int
+	refuseAsk int
 }
 
 func (r *recorder) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
 
+// isAsk: an empty batch at one position, not a rewind.
+func isAsk(md pmetric.Metrics) bool {
+	if md.DataPointCount() != 0 || md.ResourceMetrics().Len() != 1 {
+		return false
+	}
+	a := md.ResourceMetrics().At(0).Resource().Attributes()
+	from, _ := a.Get(usage.AttrLogFrom)
+	to, _ := a.Get(usage.AttrLogTo)
+	_, rewound := a.Get(usage.AttrLogRewound)
+	return !rewound && from.AsString() == to.AsString()
+}
+
 func (r *recorder) ConsumeMetrics(_ context.Context, md pmetric.Metrics) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if isAsk(md) {
+		r.asked++
+		if r.refuseAsk > 0 {
+			r.refuseAsk--
+			return fmt.Errorf("views dropped what they held")
+		}
+		return nil
+	}
 	if r.refuse > 0 {
 		r.refuse--
 		return fmt.Errorf("views busy")
@@ -230,6 +253,28 @@ func TestRefusalRewindsToTheOffset(t *testing.T) {
 	assert.True(t, got[0].rewound)
 	assert.Equal(t, "0/0", got[0].from, "still at the offset")
 	assert.Equal(t, payload{from: "0/0", to: position(t, db, 1), measures: map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}}, got[1])
+}
+
+// A reader waiting at the end of the log asks the views every second
+// whether they still take what it sends. Refused — the views dropped what
+// they held when the exporter refused a stale batch (a replica that had
+// lost the lease flushed first) — it reads again from the offset, though
+// no new event came.
+func TestIdleReaderAsksTheViews(t *testing.T) {
+	dsn, db := logDB(t)
+	storeEvents(t, db, usage.EventProbeView)
+	next := &recorder{}
+	startReader(t, dsn, next)
+	next.waitFor(t, 2)
+	next.mu.Lock()
+	next.refuseAsk = 1
+	next.mu.Unlock()
+	got := next.waitFor(t, 4)
+	assert.Equal(t, payload{from: "0/0", to: "0/0", rewound: true, measures: map[string]int{}}, got[2], "read again from the offset")
+	assert.Equal(t, payload{from: "0/0", to: position(t, db, 1), measures: map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}}, got[3])
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	assert.Positive(t, next.asked)
 }
 
 // The session rows merged before the offset moved come first, so a
