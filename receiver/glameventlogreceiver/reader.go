@@ -230,10 +230,15 @@ const idleCheck = time.Second
 // from the exporter's commit, or, while committed events wait behind a
 // running transaction, shortly. While it waits it asks the views every
 // idleCheck whether they still take what it sends.
+//
+// Any committed event after fed counts as waiting, not only those behind
+// the oldest transaction running now: that one may have ended since the
+// read that left the event out, and the event's notification may have come
+// before it (or before LISTEN), so nothing else would wake the reader.
 func (r *reader) waitForMore(ctx context.Context, conn *pgx.Conn, fed usage.LogPosition) error {
 	var blocked bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgschema.EventsTable+`
-		WHERE (log_xid, log_seq) > ($1::text::xid8, $2) AND log_xid >= pg_snapshot_xmin(pg_current_snapshot()))`,
+		WHERE (log_xid, log_seq) > ($1::text::xid8, $2))`,
 		fmt.Sprint(fed.XID), fed.Seq).Scan(&blocked); err != nil {
 		return err
 	}

@@ -305,3 +305,49 @@ func TestSessionContextComesFirst(t *testing.T) {
 	sid, _ := dp.Attributes().Get(usage.AttrSessionID)
 	assert.Equal(t, "s1", sid.Str())
 }
+
+// Events committed while an older write transaction still runs (another
+// collector's, or one in another database of the cluster: transaction ids
+// are the cluster's) are read as soon as it ends, however its end falls
+// between the reader's statements; not only at the next event or after the
+// minute's safety net.
+func TestReadsEachEventWhileOtherTransactionsRun(t *testing.T) {
+	dsn, db := logDB(t)
+	next := &recorder{}
+	startReader(t, dsn, next)
+	next.waitFor(t, 1)
+
+	// Short write transactions, always some running, each holding back
+	// pg_snapshot_xmin while it lasts.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				tx, err := db.Begin(ctx)
+				if err != nil {
+					return
+				}
+				_, _ = tx.Exec(ctx, `SELECT pg_current_xact_id()`)
+				time.Sleep(time.Duration(1+i) * time.Millisecond)
+				_ = tx.Commit(ctx)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	read := func() int {
+		n := 0
+		for _, p := range next.payloads() {
+			n += p.measures[usage.MeasureEvents]
+		}
+		return n
+	}
+	for i := range 30 {
+		storeEvents(t, db, usage.EventProbeView)
+		require.Eventually(t, func() bool { return read() == i+1 }, 3*time.Second, 5*time.Millisecond,
+			"event %d was stored but not read within 3 s", i+1)
+	}
+}
