@@ -89,11 +89,16 @@ check-generate: generate
 tools: $(OCB) $(MDATAGEN)
 
 ## bigquery-emulator: the BigQuery engine probe-build tests run against (ZetaSQL; builds only with clang;
-## about 12 minutes the first time, cached after)
+## about 8 minutes on 2 idle cores the first time, cached after)
+# A test tool: -O1 without debug info takes 25% less CPU to build than cgo's
+# default -O2 -g (976 s against 1306 s, measured side by side), and the
+# probe-build tests run as fast against it.
+EMULATOR_CFLAGS ?= -O1 -g0
 bigquery-emulator: $(BQEMU)
 
 $(BQEMU): tools/bigquery-emulator/go.mod tools/bigquery-emulator/go.sum
-	cd tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ $(GO) build -o $@ github.com/goccy/bigquery-emulator/cmd/bigquery-emulator
+	cd tools/bigquery-emulator && CGO_ENABLED=1 CC=clang CXX=clang++ CGO_CFLAGS="$(EMULATOR_CFLAGS)" CGO_CXXFLAGS="$(EMULATOR_CFLAGS)" \
+	  $(GO) build -o $@ github.com/goccy/bigquery-emulator/cmd/bigquery-emulator
 
 $(OCB): tools/ocb/go.mod tools/ocb/go.sum
 	cd tools/ocb && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/builder
