@@ -117,7 +117,7 @@ func (p *viewsProcessor) conflict(b *batch) {
 // recordContext loads the session rows a consumer sends before reading on
 // (usage.SessionContextScope): each becomes an already emitted window of
 // its session, so that the session's next events extend that row.
-func (p *viewsProcessor) recordContext(metrics pmetric.MetricSlice) {
+func (p *viewsProcessor) recordContext(metrics pmetric.MetricSlice, now int64) {
 	for i := 0; i < metrics.Len(); i++ {
 		m := metrics.At(i)
 		v := p.byName[m.Name()]
@@ -132,7 +132,7 @@ func (p *viewsProcessor) recordContext(metrics pmetric.MetricSlice) {
 				continue
 			}
 			p.keyBuf = appendTagKey(p.keyBuf[:0], dp.Attributes(), v.cfg.TagKeys)
-			v.loadSession(sid.AsString(), int64(dp.StartTimestamp()), int64(dp.Timestamp()), p.keyBuf)
+			v.loadSession(sid.AsString(), int64(dp.StartTimestamp()), int64(dp.Timestamp()), now, p.keyBuf)
 		}
 	}
 }

@@ -183,7 +183,7 @@ func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 				u, inv := p.recordMetrics(sm.Metrics(), now, fromLog)
 				unused, invalid = unused+u, invalid+inv
 			case fromLog && sm.Scope().Name() == usage.SessionContextScope:
-				p.recordContext(sm.Metrics())
+				p.recordContext(sm.Metrics(), now)
 			default:
 				return false
 			}

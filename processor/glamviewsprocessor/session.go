@@ -10,6 +10,11 @@ type sessionWindow struct {
 	// emitted: a flush carried the window, so rows downstream are filed
 	// under its start, which therefore no longer moves.
 	emitted bool
+	// seen is when the window last took a measurement, by the clock
+	// lateness is judged by (a measurement's receive time, for the log):
+	// a window is kept session_gap + allowed_lateness after that too, so
+	// that a session sent late in several requests stays one window.
+	seen int64
 	// queued: the window is in sessionWindows.dirty.
 	queued bool
 	// one is the window's first tag set; most session views have only one.
@@ -58,6 +63,7 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 		v.live++
 	}
 	v.addSession(w, s, value, t)
+	w.seen = max(w.seen, now)
 	return out
 }
 
@@ -65,7 +71,7 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 // emitted window of session sid, [start, end], holding the tag set key with
 // nothing to flush: the session's next events extend it (the same row)
 // instead of opening another. Beyond max_series it is not restored.
-func (v *view) loadSession(sid string, start, end int64, key []byte) {
+func (v *view) loadSession(sid string, start, end, now int64, key []byte) {
 	var w *sessionWindow
 	for x := v.sessions.byID[sid]; x != nil; x = x.older {
 		if x.start == start {
@@ -81,6 +87,9 @@ func (v *view) loadSession(sid string, start, end int64, key []byte) {
 		v.sessions.byID[sid] = w
 	}
 	w.end = max(w.end, end)
+	// Restored now: kept session_gap + allowed_lateness from here, so the
+	// rest of a session sent late still finds it.
+	w.seen = max(w.seen, now)
 	if w.get(key) == nil {
 		if w.one != nil && v.live >= v.limit {
 			return
@@ -143,7 +152,9 @@ func (v *view) takeSessions() []point {
 
 // evictSessions forgets the windows no measurement can reach any more: an
 // event that would have joined one is itself older than session_gap plus
-// allowed_lateness by then, so it is late whether the window is kept or not.
+// allowed_lateness by then, so it is late whether the window is kept or not
+// — unless the window itself took measurements that recently (a session
+// sent late), which keeps it for the rest of that session.
 func (v *view) evictSessions(now int64) {
 	for id, head := range v.sessions.byID {
 		switch kept := v.evictChain(head, now); {
@@ -160,7 +171,7 @@ func (v *view) evictChain(head *sessionWindow, now int64) *sessionWindow {
 	link := &head
 	for w := head; w != nil; w = w.older {
 		closed := min(w.end+v.gap, w.start+v.maxDur)
-		if now <= closed+v.gap+v.lateness {
+		if now <= closed+v.gap+v.lateness || now <= w.seen+v.gap+v.lateness {
 			link = &w.older
 			continue
 		}

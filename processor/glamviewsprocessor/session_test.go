@@ -136,9 +136,10 @@ func TestSessionViewIgnoresMeasurementsWithoutSession(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 2}}, ignoreTime...)
 }
 
-// Sessions are kept until session_gap after they close, plus
-// allowed_lateness; an event for a forgotten session opens a window of its
-// own and is counted late.
+// Sessions are kept until session_gap + allowed_lateness after they close,
+// and as long after they last took a measurement (a session sent late stays
+// one window); an event for a forgotten session opens a window of its own
+// and is counted late.
 func TestSessionLatenessAndEviction(t *testing.T) {
 	h := newHarness(t, testConfig(sessionView("sessions", usage.MeasureEvents, AggregationCount)))
 	h.consume(m{usage.MeasureEvents, t0, 1, session("a")})
@@ -146,12 +147,15 @@ func TestSessionLatenessAndEviction(t *testing.T) {
 	// Closed at 00:30, still reachable until 00:30 + 30m + 1h.
 	h.flushAt(t0.Add(2 * time.Hour))
 	assert.Equal(t, 1, h.vp.views[0].seriesCount())
+	h.clock.set(t0.Add(2 * time.Hour))
 	h.consume(m{usage.MeasureEvents, t0.Add(20 * time.Minute), 1, session("a")})
 	h.flushAt(t0.Add(2*time.Hour + time.Second))
 	h.flushAt(t0.Add(2*time.Hour + 20*time.Minute + time.Second))
+	assert.Equal(t, 1, h.vp.views[0].seriesCount(), "kept 30m + 1h after it last took a measurement, at 02:00")
+	h.flushAt(t0.Add(3*time.Hour + 30*time.Minute + time.Second))
 	assert.Equal(t, 0, h.vp.views[0].seriesCount(), "the session is forgotten")
 	h.consume(m{usage.MeasureEvents, t0.Add(30 * time.Minute), 1, session("a")})
-	h.flushAt(t0.Add(3 * time.Hour))
+	h.flushAt(t0.Add(3*time.Hour + 40*time.Minute))
 
 	tags := map[string]string{usage.AttrSessionID: "a"}
 	assert.Equal(t, []out{

@@ -14,8 +14,10 @@ import (
 )
 
 // sessionContext reads the session rows merged up to the offset that a new
-// event could still extend — those that ended within session_context before
-// the offset last moved — as usage.SessionContextScope data points, so that
+// event could still extend — those merged within session_context before the
+// offset last moved (a row's last merge is at or after its last event's
+// receipt, so this also finds a session sent days late) — as
+// usage.SessionContextScope data points, so that
 // a session spanning a restart or a hand-over stays one session (one row,
 // its true start). Rows of views that are not session views come along
 // (their tags name a session too); the views processor ignores them.
@@ -27,7 +29,7 @@ func (r *reader) sessionContext(ctx context.Context, conn *pgx.Conn, offsetMoved
 		return md, nil
 	}
 	rows, err := conn.Query(ctx, `SELECT view, window_start, window_end, tags FROM `+pgschema.ViewRowsTable+`
-		WHERE `+pgschema.ViewRowTagColumns[usage.AttrSessionID]+` IS NOT NULL AND window_end >= $1
+		WHERE `+pgschema.ViewRowTagColumns[usage.AttrSessionID]+` IS NOT NULL AND updated_at >= $1
 		ORDER BY view, window_start`, offsetMoved.Add(-r.cfg.SessionContext))
 	if err != nil {
 		return md, err

@@ -283,14 +283,18 @@ func TestSessionContextComesFirst(t *testing.T) {
 	dsn, db := logDB(t)
 	ctx := context.Background()
 	for _, row := range []struct {
-		view       string
-		start, end time.Time
+		sid             string
+		start, end, mrg time.Time
 	}{
-		{"glam.sessions", day0.Add(time.Hour), day0.Add(2 * time.Hour)},
-		{"glam.sessions", day0.Add(-3 * 24 * time.Hour), day0.Add(-3*24*time.Hour + time.Hour)},
+		{"s1", day0.Add(time.Hour), day0.Add(2 * time.Hour), day0.Add(2 * time.Hour)},
+		// Merged 3 days ago: past session_context.
+		{"s2", day0.Add(-3 * 24 * time.Hour), day0.Add(-3*24*time.Hour + time.Hour), day0.Add(-3*24*time.Hour + time.Hour)},
+		// A session from 3 days ago an offline client sent just now: restored.
+		{"s3", day0.Add(-3 * 24 * time.Hour), day0.Add(-3*24*time.Hour + time.Hour), day0.Add(2*time.Hour + 30*time.Minute)},
 	} {
-		_, err := db.Exec(ctx, `INSERT INTO glam_usage_view_rows (view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
-			VALUES ($1, $2, $3, '{"session.id":"s1"}', $4, 'sum', 4, 4)`, row.view, row.start, []byte(row.start.String()), row.end)
+		_, err := db.Exec(ctx, `INSERT INTO glam_usage_view_rows (view, window_start, tags_hash, tags, window_end, metric_type, count, sum, updated_at)
+			VALUES ('glam.sessions', $1, $2, jsonb_build_object('session.id', $3::text), $4, 'sum', 4, 4, $5)`,
+			row.start, []byte(row.sid), row.sid, row.end, row.mrg)
 		require.NoError(t, err)
 	}
 	_, err := db.Exec(ctx, `INSERT INTO glam_usage_log_offsets (consumer, updated_at) VALUES ($1, $2)`, DefaultConsumer, day0.Add(3*time.Hour))
@@ -298,12 +302,17 @@ func TestSessionContextComesFirst(t *testing.T) {
 	next := &recorder{}
 	startReader(t, dsn, next)
 	got := next.waitFor(t, 1)
-	assert.Equal(t, 1, got[0].context, "the session of 3 days before is past session_context")
-	dp := next.got[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints().At(0)
-	assert.Equal(t, day0.Add(time.Hour), dp.StartTimestamp().AsTime().UTC())
-	assert.Equal(t, day0.Add(2*time.Hour), dp.Timestamp().AsTime().UTC())
-	sid, _ := dp.Attributes().Get(usage.AttrSessionID)
-	assert.Equal(t, "s1", sid.Str())
+	assert.Equal(t, 2, got[0].context, "s2, merged 3 days before, is past session_context")
+	dps := next.got[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints()
+	restored := map[string][2]time.Time{}
+	for i := 0; i < dps.Len(); i++ {
+		sid, _ := dps.At(i).Attributes().Get(usage.AttrSessionID)
+		restored[sid.Str()] = [2]time.Time{dps.At(i).StartTimestamp().AsTime().UTC(), dps.At(i).Timestamp().AsTime().UTC()}
+	}
+	assert.Equal(t, map[string][2]time.Time{
+		"s1": {day0.Add(time.Hour), day0.Add(2 * time.Hour)},
+		"s3": {day0.Add(-3 * 24 * time.Hour), day0.Add(-3*24*time.Hour + time.Hour)},
+	}, restored, "window start and end as merged")
 }
 
 // Events committed while an older write transaction still runs (another

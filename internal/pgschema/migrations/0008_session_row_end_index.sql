@@ -6,3 +6,10 @@
 CREATE INDEX glam_usage_view_rows_session_end_idx
     ON glam_usage_view_rows (window_end, view) INCLUDE (session_id)
     WHERE session_id IS NOT NULL;
+
+-- Rows that name a session, by when they were last merged: the sessions a
+-- consumer restores when it starts reading are those merged recently,
+-- including a session an offline client sent days late.
+CREATE INDEX glam_usage_view_rows_session_updated_idx
+    ON glam_usage_view_rows (updated_at)
+    WHERE session_id IS NOT NULL;
