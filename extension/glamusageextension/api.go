@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
+	"github.com/mozilla/otelcol-glam/internal/usage"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 )
 
@@ -77,9 +77,7 @@ func textOnly(next http.Handler) http.Handler {
 	})
 }
 
-func isText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
+func isText(s string) bool { return usage.TextProblem(s) == "" }
 
 // endpoint runs h under query_timeout and writes its answer; strict
 // endpoints refuse parameters they do not know.

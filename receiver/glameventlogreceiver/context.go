@@ -1,7 +1,6 @@
 package glameventlogreceiver // import "github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 
 import (
-	"bytes"
 	"context"
 	"time"
 
@@ -55,5 +54,3 @@ func (r *reader) sessionContext(ctx context.Context, conn *pgx.Conn, offsetMoved
 	})
 	return md, err
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

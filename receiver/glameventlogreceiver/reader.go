@@ -1,6 +1,7 @@
 package glameventlogreceiver // import "github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -365,7 +366,7 @@ func eventLogs(events []logEvent) plog.Logs {
 // ints, as they were sent, so tag values read the same as they did live.
 func putJSON(m pcommon.Map, raw []byte) {
 	var obj map[string]any
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&obj); err != nil {
 		return
