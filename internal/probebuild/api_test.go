@@ -62,9 +62,9 @@ func TestUnknownJobsAndMethods(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
 		assert.Equal(t, "no such probe build", body["error"])
 	}
-	resp, _ := call(t, http.MethodGet, srv.URL+PathPrefix)
+	resp, _ := call(t, http.MethodPut, srv.URL+PathPrefix)
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
-	assert.Equal(t, "POST", resp.Header.Get("Allow"))
+	assert.Equal(t, "GET, HEAD, POST", resp.Header.Get("Allow"))
 	resp, _ = call(t, http.MethodPut, srv.URL+PathPrefix+"/00000000-0000-0000-0000-000000000000")
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	resp, _ = call(t, http.MethodDelete, srv.URL+PathPrefix+"/00000000-0000-0000-0000-000000000000")
@@ -292,5 +292,66 @@ func TestFinishedJobsAreDeletedAfterRetention(t *testing.T) {
 	for _, id := range ids[1:] {
 		_, err := s.q.get(ctx, id)
 		assert.NoError(t, err)
+	}
+}
+
+// GET on the collection lists the latest builds, newest first, each with
+// its stage and progress, filtered by status.
+func TestListShowsTheLatestBuildsWithTheirProgress(t *testing.T) {
+	s, srv := idleService(t)
+	ctx := context.Background()
+	var ids []string
+	for i, probe := range []string{"gc_ms", "cpu", "a11y_instantiated_flag"} {
+		_, body := post(t, srv, map[string]any{"product": "firefox", "channel": "nightly", "probe": probe})
+		ids = append(ids, body["id"].(string))
+		// Minutes apart, so that the order is the creation order whatever
+		// the clock's resolution.
+		_, err := s.pool.Exec(ctx, `UPDATE `+jobsTable+` SET created_at = now() - $2::interval WHERE id = $1`, ids[i], fmt.Sprintf("%d minutes", 10-i))
+		require.NoError(t, err)
+	}
+	running, err := s.q.claim(ctx, "w")
+	require.NoError(t, err)
+	require.Equal(t, ids[0], running.ID, "the oldest is claimed first")
+	require.NoError(t, s.q.heartbeat(ctx, running, "aggregating", 0.4))
+	_, _, err = s.q.cancel(ctx, ids[2])
+	require.NoError(t, err)
+
+	list := func(query string) []map[string]any {
+		t.Helper()
+		resp, body := call(t, http.MethodGet, srv.URL+PathPrefix+query)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %v", query, body)
+		var out []map[string]any
+		for _, j := range body["probe_builds"].([]any) {
+			out = append(out, j.(map[string]any))
+		}
+		return out
+	}
+	summary := func(jobs []map[string]any) []string {
+		var out []string
+		for _, j := range jobs {
+			out = append(out, fmt.Sprintf("%s %s %s %v", j["build"].(map[string]any)["probe"], j["status"], j["stage"], j["progress"]))
+		}
+		return out
+	}
+	all := list("")
+	assert.Equal(t, []string{"a11y_instantiated_flag cancelled cancelled 0", "cpu queued queued 0", "gc_ms running aggregating 0.4"}, summary(all))
+	assert.Equal(t, []any{ids[2], ids[1], ids[0]}, []any{all[0]["id"], all[1]["id"], all[2]["id"]})
+	assert.Equal(t, PathPrefix+"/"+ids[0]+"?aggregation_level=version", all[2]["links"].(map[string]any)["status"])
+
+	assert.Equal(t, []string{"cpu queued queued 0", "gc_ms running aggregating 0.4"}, summary(list("?status=queued,running")))
+	assert.Equal(t, []string{"a11y_instantiated_flag cancelled cancelled 0", "gc_ms running aggregating 0.4"}, summary(list("?status=running&status=cancelled")))
+	assert.Equal(t, []string{"a11y_instantiated_flag cancelled cancelled 0"}, summary(list("?limit=1")))
+	assert.Empty(t, list("?status=succeeded"))
+
+	for query, want := range map[string]string{
+		"?status=done":   `status="done": send queued, running, succeeded, failed or cancelled`,
+		"?limit=0":       `limit="0": send a whole number from 1 to 100`,
+		"?limit=101":     `limit="101"`,
+		"?colour=red":    "unknown parameter colour: this endpoint takes limit, status",
+		"?limit=1&x=%00": "unknown parameter x",
+	} {
+		resp, body := call(t, http.MethodGet, srv.URL+PathPrefix+query)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, query)
+		assert.Contains(t, body["error"], want, query)
 	}
 }

@@ -24,7 +24,8 @@ const maxIdempotencyKey = 255
 
 type handler struct{ s *Service }
 
-// ServeHTTP routes PathPrefix, PathPrefix/{id} and PathPrefix/{id}/result.
+// ServeHTTP routes PathPrefix (POST a build, GET the latest), PathPrefix/{id}
+// and PathPrefix/{id}/result.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
 	if !ok {
@@ -35,11 +36,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(rest, "/")
 	switch {
 	case rest == "":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, http.MethodPost)
-			return
+		switch r.Method {
+		case http.MethodPost:
+			h.create(w, r)
+		case http.MethodGet, http.MethodHead:
+			h.list(w, r)
+		default:
+			methodNotAllowed(w, "GET, HEAD, POST")
 		}
-		h.create(w, r)
 	case len(parts) == 1:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -126,6 +130,58 @@ func (h *handler) respondJob(w http.ResponseWriter, j *Job, view url.Values, pen
 		h.retryAfter(w)
 		writeJSON(w, pendingCode, jobBody(j, view))
 	}
+}
+
+// Bounds of a list's limit: a page of builds is for people to read.
+const (
+	defaultListLimit = 20
+	maxListLimit     = 100
+)
+
+// list answers the latest builds, newest first, optionally of some
+// statuses only: what the dashboard shows, with each build's progress.
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "status" && k != "limit" {
+			writeError(w, http.StatusBadRequest, "unknown parameter "+k+": this endpoint takes limit, status")
+			return
+		}
+	}
+	var statuses []string
+	for _, v := range q["status"] {
+		for _, s := range strings.Split(v, ",") {
+			switch s = strings.TrimSpace(s); s {
+			case "":
+			case StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusCancelled:
+				statuses = append(statuses, s)
+			default:
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("status=%q: send queued, running, succeeded, failed or cancelled, comma-separated", s))
+				return
+			}
+		}
+	}
+	limit := defaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit=%q: send a whole number from 1 to %d", v, maxListLimit))
+			return
+		}
+		limit = n
+	}
+	jobs, err := h.s.q.list(r.Context(), statuses, limit)
+	if err != nil {
+		h.internal(w, err)
+		return
+	}
+	body := struct {
+		ProbeBuilds []jobView `json:"probe_builds"`
+	}{ProbeBuilds: make([]jobView, 0, len(jobs))}
+	for _, j := range jobs {
+		body.ProbeBuilds = append(body.ProbeBuilds, jobBody(j, resultView(j.Request)))
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request, id string) {

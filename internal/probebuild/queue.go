@@ -85,6 +85,28 @@ func (q *queue) get(ctx context.Context, id string) (*Job, error) {
 	return scanJob(q.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, id))
 }
 
+// list reads the latest jobs, newest first, of any of statuses (of every
+// status when there is none). job_retention keeps the table small enough
+// to sort without an index.
+func (q *queue) list(ctx context.Context, statuses []string, limit int) ([]*Job, error) {
+	rows, err := q.pool.Query(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+`
+		WHERE coalesce(cardinality($1::text[]), 0) = 0 OR status = ANY($1::text[])
+		ORDER BY created_at DESC, id LIMIT $2`, statuses, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	jobs := []*Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
 // fresh returns the latest successful build of b finished within FreshFor,
 // or nil.
 func (q *queue) fresh(ctx context.Context, b Build) (*Job, error) {
