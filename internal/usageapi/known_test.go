@@ -112,26 +112,16 @@ func TestProbeSeriesFromViewsMatchRawEvents(t *testing.T) {
 func TestSessionSummaryFromViewsMatchRawEvents(t *testing.T) {
 	s := knownStore(t)
 	ctx := context.Background()
-	want := SessionSummary{
-		Range: twoDays, Sessions: 5, Events: 20,
+	want := SessionSummary{Range: twoDays, SessionStats: SessionStats{
+		Sessions: 5, Events: 20,
 		EventsPerSession: Distribution{Mean: 4, Median: 4, P90: 5.6},
 		DurationSeconds:  Distribution{Mean: 1260, Median: 1200, P90: 2160},
 		ProbesPerSession: Distribution{Mean: 1.4, Median: 1, P90: 2.6},
-	}
+	}}
 	for name, summary := range map[string]func(context.Context, Range) (SessionSummary, error){"views": s.SessionSummary, "raw": s.SessionSummaryRaw} {
 		got, err := summary(ctx, twoDays)
 		require.NoError(t, err, name)
-		assert.InDeltaMapValues(t, map[string]float64{
-			"sessions": float64(want.Sessions), "events": float64(want.Events),
-			"eps.mean": want.EventsPerSession.Mean, "eps.median": want.EventsPerSession.Median, "eps.p90": want.EventsPerSession.P90,
-			"dur.mean": want.DurationSeconds.Mean, "dur.median": want.DurationSeconds.Median, "dur.p90": want.DurationSeconds.P90,
-			"pps.mean": want.ProbesPerSession.Mean, "pps.median": want.ProbesPerSession.Median, "pps.p90": want.ProbesPerSession.P90,
-		}, map[string]float64{
-			"sessions": float64(got.Sessions), "events": float64(got.Events),
-			"eps.mean": got.EventsPerSession.Mean, "eps.median": got.EventsPerSession.Median, "eps.p90": got.EventsPerSession.P90,
-			"dur.mean": got.DurationSeconds.Mean, "dur.median": got.DurationSeconds.Median, "dur.p90": got.DurationSeconds.P90,
-			"pps.mean": got.ProbesPerSession.Mean, "pps.median": got.ProbesPerSession.Median, "pps.p90": got.ProbesPerSession.P90,
-		}, 1e-9, name)
+		assert.InDeltaMapValues(t, stats(want.SessionStats), stats(got.SessionStats), 1e-9, name)
 
 		// Day 1 alone: s4 (5 events, 2400 s, 2 probes) and s5 (3, 600, 1).
 		got, err = summary(ctx, Range{From: at(1, "00:00"), To: at(2, "00:00")})

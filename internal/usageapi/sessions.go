@@ -16,9 +16,8 @@ type Distribution struct {
 	P90    float64 `json:"p90"`
 }
 
-// SessionSummary describes the sessions of a range.
-type SessionSummary struct {
-	Range
+// SessionStats describes a set of sessions.
+type SessionStats struct {
 	Sessions int64 `json:"sessions"`
 	// Events is the number of events of those sessions.
 	Events           int64        `json:"events"`
@@ -28,10 +27,23 @@ type SessionSummary struct {
 	ProbesPerSession Distribution `json:"probes_per_session"`
 }
 
-// summarySQL turns per-session rows (sid, events, duration, probes) into the
-// summary; percentiles are interpolated (percentile_cont).
-const summarySQL = `
-	SELECT count(*), coalesce(sum(events), 0)::bigint,
+// scanTargets are the destinations of sessionStatsSQL's columns.
+func (st *SessionStats) scanTargets() []any {
+	return []any{&st.Sessions, &st.Events,
+		&st.EventsPerSession.Mean, &st.EventsPerSession.Median, &st.EventsPerSession.P90,
+		&st.DurationSeconds.Mean, &st.DurationSeconds.Median, &st.DurationSeconds.P90,
+		&st.ProbesPerSession.Mean, &st.ProbesPerSession.Median, &st.ProbesPerSession.P90}
+}
+
+// SessionSummary describes the sessions of a range.
+type SessionSummary struct {
+	Range
+	SessionStats
+}
+
+// sessionStatsSQL aggregates per-session rows (events, duration, probes)
+// into SessionStats; percentiles are interpolated (percentile_cont).
+const sessionStatsSQL = `count(*), coalesce(sum(events), 0)::bigint,
 		coalesce(avg(events), 0)::float8,
 		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY events), 0)::float8,
 		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY events), 0)::float8,
@@ -40,17 +52,15 @@ const summarySQL = `
 		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY duration), 0)::float8,
 		coalesce(avg(probes), 0)::float8,
 		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY probes), 0)::float8,
-		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY probes), 0)::float8
-	FROM per`
+		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY probes), 0)::float8`
 
-// SessionSummary answers from the session views: the sessions that started
-// in the range (whole hours), their events and duration from the session
-// view, the distinct probes each looked at from the session view of probes
-// (an index-only scan: the primary key carries the tag columns).
-func (s *Store) SessionSummary(ctx context.Context, q Range) (SessionSummary, error) {
-	r := q.snap(time.Hour)
-	sql := `WITH sess AS (
-		SELECT session_id AS sid, sum(count) AS events,
+// perSessionFromViewsSQL is per: one row per session that started in the
+// range $3 to $4 (sid, started, events, duration, probes), its events and
+// duration from the session view $1, the distinct probes it looked at from
+// the session view of probes $2 (an index-only scan: the primary key
+// carries the tag columns).
+const perSessionFromViewsSQL = `WITH sess AS (
+		SELECT session_id AS sid, min(window_start) AS started, sum(count) AS events,
 			extract(epoch FROM max(window_end) - min(window_start)) AS duration
 		FROM ` + rowsTable + `
 		WHERE view = $1 AND window_start >= $3 AND window_start < $4
@@ -61,34 +71,38 @@ func (s *Store) SessionSummary(ctx context.Context, q Range) (SessionSummary, er
 		WHERE view = $2 AND window_start >= $3 AND window_start < $4
 		GROUP BY 1
 	), per AS (
-		SELECT sess.sid, sess.events, sess.duration, coalesce(probes.probes, 0) AS probes
+		SELECT sess.sid, sess.started, sess.events, sess.duration, coalesce(probes.probes, 0) AS probes
 		FROM sess LEFT JOIN probes USING (sid)
-	)` + summarySQL
-	return s.summary(ctx, r, sql, s.cfg.Views.Sessions, s.cfg.Views.SessionProbes, r.From, r.To)
+	)`
+
+// perSessionFromRawSQL is per from the raw events of the range $1 to $2,
+// probes being the distinct probes of events named $3.
+const perSessionFromRawSQL = `WITH per AS (
+		SELECT session_id AS sid, min(event_time) AS started, count(*) AS events,
+			extract(epoch FROM max(event_time) - min(event_time)) AS duration,
+			count(DISTINCT (coalesce(product, ''), probe_name)) FILTER (WHERE event_name = $3 AND probe_name IS NOT NULL) AS probes
+		FROM ` + eventsTable + `
+		WHERE event_time >= $1 AND event_time < $2 AND session_id IS NOT NULL
+		GROUP BY 1
+	)`
+
+// SessionSummary answers from the session views: the sessions that started
+// in the range (whole hours).
+func (s *Store) SessionSummary(ctx context.Context, q Range) (SessionSummary, error) {
+	r := q.snap(time.Hour)
+	return s.summary(ctx, r, perSessionFromViewsSQL, s.cfg.Views.Sessions, s.cfg.Views.SessionProbes, r.From, r.To)
 }
 
 // SessionSummaryRaw answers SessionSummary with GROUP BY over the raw
 // events of the range.
 func (s *Store) SessionSummaryRaw(ctx context.Context, q Range) (SessionSummary, error) {
 	r := q.snap(time.Hour)
-	sql := `WITH per AS (
-		SELECT session_id AS sid, count(*) AS events,
-			extract(epoch FROM max(event_time) - min(event_time)) AS duration,
-			count(DISTINCT (coalesce(product, ''), probe_name)) FILTER (WHERE event_name = $3 AND probe_name IS NOT NULL) AS probes
-		FROM ` + eventsTable + `
-		WHERE event_time >= $1 AND event_time < $2 AND session_id IS NOT NULL
-		GROUP BY 1
-	)` + summarySQL
-	return s.summary(ctx, r, sql, r.From, r.To, s.cfg.ProbeViewEvent)
+	return s.summary(ctx, r, perSessionFromRawSQL, r.From, r.To, s.cfg.ProbeViewEvent)
 }
 
-func (s *Store) summary(ctx context.Context, r Range, sql string, args ...any) (SessionSummary, error) {
+func (s *Store) summary(ctx context.Context, r Range, per string, args ...any) (SessionSummary, error) {
 	sum := SessionSummary{Range: r}
-	err := s.db.QueryRow(ctx, sql, args...).Scan(&sum.Sessions, &sum.Events,
-		&sum.EventsPerSession.Mean, &sum.EventsPerSession.Median, &sum.EventsPerSession.P90,
-		&sum.DurationSeconds.Mean, &sum.DurationSeconds.Median, &sum.DurationSeconds.P90,
-		&sum.ProbesPerSession.Mean, &sum.ProbesPerSession.Median, &sum.ProbesPerSession.P90)
-	if err != nil {
+	if err := s.db.QueryRow(ctx, per+` SELECT `+sessionStatsSQL+` FROM per`, args...).Scan(sum.scanTargets()...); err != nil {
 		return sum, fmt.Errorf("session summary: %w", err)
 	}
 	return sum, nil
