@@ -58,7 +58,7 @@ RETURNING view, window_start, tags_hash`
 const (
 	ensureLogOffset = `INSERT INTO ` + pgschema.LogOffsetsTable + ` (consumer, log_xid, log_seq) VALUES ($1, '0', 0)
 ON CONFLICT (consumer) DO NOTHING`
-	lockLogOffset = `SELECT log_xid, log_seq FROM ` + pgschema.LogOffsetsTable + ` WHERE consumer = $1 FOR UPDATE`
+	lockLogOffset = `SELECT log_xid, log_seq, retired_at IS NOT NULL FROM ` + pgschema.LogOffsetsTable + ` WHERE consumer = $1 FOR UPDATE`
 	moveLogOffset = `UPDATE ` + pgschema.LogOffsetsTable + ` SET log_xid = $2, log_seq = $3, updated_at = now() WHERE consumer = $1`
 )
 
@@ -75,6 +75,11 @@ func (e *positionConflict) Error() string {
 }
 
 func (e *positionConflict) Unwrap() error { return usage.ErrLogPositionConflict }
+
+// errRetired: the batch's consumer read a runtime view since deleted. Its
+// rows are not wanted, and nothing will read the events again: the batch
+// is dropped as done.
+var errRetired = errors.New("the log consumer is retired (its view was deleted)")
 
 func (r *storeRef) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	return r.store.pushMetrics(ctx, md, r.logger)
@@ -93,6 +98,10 @@ func (s *store) pushMetrics(ctx context.Context, md pmetric.Metrics, logger *zap
 	if len(batch.points) > 0 || batch.log != nil {
 		replayed, conflicts, err := s.mergePoints(ctx, batch.points, batch.log)
 		var pc *positionConflict
+		if errors.Is(err, errRetired) {
+			logger.Info("View batch dropped: its view was deleted", zap.String("consumer", batch.log.consumer), zap.Int("data_points", len(batch.points)))
+			return nil
+		}
 		if errors.As(err, &pc) {
 			s.telemetry.ExporterGlamPostgresLogPositionConflicts.Add(ctx, 1)
 			return consumererror.NewPermanent(err)
@@ -144,9 +153,12 @@ func (s *store) mergePoints(ctx context.Context, points []viewPoint, log *logRan
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		replayed, conflicts = 0, nil
 		if log != nil {
-			offset, err := lockOffset(ctx, tx, log.consumer)
+			offset, retired, err := lockOffset(ctx, tx, log.consumer)
 			if err != nil {
 				return err
+			}
+			if retired {
+				return errRetired
 			}
 			if offset != log.from {
 				if !offset.Less(log.to) {
@@ -175,16 +187,15 @@ func (s *store) mergePoints(ctx context.Context, points []viewPoint, log *logRan
 }
 
 // lockOffset returns the consumer's offset, locked until the transaction
-// ends, making it at the zero position if the consumer has none yet. Two
-// exporters merging for one consumer queue here: the second reads the
-// offset the first moved.
-func lockOffset(ctx context.Context, tx pgx.Tx, consumer string) (usage.LogPosition, error) {
-	var offset usage.LogPosition
+// ends, making it at the zero position if the consumer has none yet, and
+// whether the consumer is retired. Two exporters merging for one consumer
+// queue here: the second reads the offset the first moved.
+func lockOffset(ctx context.Context, tx pgx.Tx, consumer string) (offset usage.LogPosition, retired bool, err error) {
 	if _, err := tx.Exec(ctx, ensureLogOffset, consumer); err != nil {
-		return offset, err
+		return offset, false, err
 	}
-	err := tx.QueryRow(ctx, lockLogOffset, consumer).Scan(&offset.XID, &offset.Seq)
-	return offset, err
+	err = tx.QueryRow(ctx, lockLogOffset, consumer).Scan(&offset.XID, &offset.Seq, &retired)
+	return offset, retired, err
 }
 
 // merge adds points into the view rows and returns the rows whose stored

@@ -16,6 +16,9 @@ const (
 	// LogOffsetsTable holds, per consumer of the event log, the log
 	// position its view rows cover.
 	LogOffsetsTable = "glam_usage_log_offsets"
+	// ViewsTable holds the views created at runtime through the usage
+	// API, and where each one's backfill ends.
+	ViewsTable = "glam_usage_views"
 	// MigrationsTable records the schema versions applied.
 	MigrationsTable = "glam_schema_migrations"
 )
@@ -24,6 +27,11 @@ const (
 // transaction that stores new events, so that log consumers wake at its
 // commit instead of polling.
 const EventsChannel = "glam_usage_events"
+
+// ViewsChannel is the LISTEN/NOTIFY channel the usage API notifies when it
+// creates or deletes a runtime view, so that every collector's log reader
+// starts or stops reading it within moments.
+const ViewsChannel = "glam_usage_views"
 
 // Columns of EventsTable, in the order the exporter copies them. The log
 // position columns (log_xid, log_seq) are not among them: the database sets

@@ -59,6 +59,14 @@ const (
 	// it (re)started reading at AttrLogFrom: whatever the views hold
 	// beyond that position is dropped, since it will be read again.
 	AttrLogRewound = "glam.log.rewound"
+	// AttrLogView is, on a rewound resource of a consumer that reads one
+	// view created at runtime, that view's definition (JSON, as
+	// internal/views writes it): the views processor aggregates it for
+	// that consumer alone.
+	AttrLogView = "glam.log.view"
+	// AttrLogRetired marks a resource, without data, saying that the
+	// consumer's runtime view was deleted: the views processor forgets it.
+	AttrLogRetired = "glam.log.retired"
 )
 
 // SessionContextScope is the scope of session context: before a consumer

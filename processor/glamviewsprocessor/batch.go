@@ -37,6 +37,8 @@ type batch struct {
 	fromLog bool
 	log     logRange
 	gen     uint64
+	// set is the view set the batch was taken from.
+	set *viewSet
 }
 
 func (b *batch) pointCount() int {

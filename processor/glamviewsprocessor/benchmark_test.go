@@ -154,7 +154,7 @@ func BenchmarkFlush(b *testing.B) {
 		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
 			vp, consume := newBenchProcessor(b, benchView("fixed", n))
 			warmUp(consume, "fixed", n)
-			v := vp.views[0]
+			v := vp.config.views[0]
 			var cpu time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -194,7 +194,7 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 					}
 					require.NoError(b, vp.flush(context.Background()))
 					perSeries = float64(heapInUse()-before) / float64(n)
-					require.Equal(b, n, vp.views[0].seriesCount())
+					require.Equal(b, n, vp.config.views[0].seriesCount())
 					runtime.KeepAlive(vp)
 				}
 				b.ReportMetric(perSeries, "bytes/series")

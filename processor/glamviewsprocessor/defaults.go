@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/internal/views"
 )
 
 const (
@@ -14,10 +15,10 @@ const (
 	// collector restart; older measurements only reach the raw event table.
 	DefaultAllowedLateness = time.Hour
 	// DefaultMaxSeries is the series limit of a view that sets none.
-	DefaultMaxSeries = 10_000
+	DefaultMaxSeries = views.DefaultMaxSeries
 	// DefaultSessionMaxDuration is the longest a session window may last,
 	// as in PostHog's and Glean's session definitions.
-	DefaultSessionMaxDuration = 24 * time.Hour
+	DefaultSessionMaxDuration = views.DefaultSessionMaxDuration
 )
 
 // Names of GLAM's default views. The usage extension queries them by name.

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/internal/views"
 )
 
 // Measurements read from the committed event log (internal/usage/log.go)
@@ -16,8 +18,8 @@ import (
 // between its from and to — so that the exporter can merge each batch
 // together with the consumer's offset, once.
 
-// logState is where the processor stands in its consumer's log. All of it
-// is guarded by the processor's mutex.
+// logState is where a view set stands in its consumer's log. All of it is
+// guarded by the processor's mutex.
 type logState struct {
 	// known: a rewound payload said where the consumer started.
 	known    bool
@@ -45,6 +47,10 @@ type logRange struct {
 	consumer string
 	from, to usage.LogPosition
 	rewound  bool
+	// view is a runtime view's definition (on a rewound range of its
+	// consumer); retired says the view was deleted (no range then).
+	view    string
+	retired bool
 }
 
 // readLogRange reads a resource's log attributes; ok is false when it has
@@ -56,6 +62,13 @@ func readLogRange(res pcommon.Resource) (r logRange, ok bool, err error) {
 		return r, false, nil
 	}
 	r.consumer = c.AsString()
+	if rt, has := attrs.Get(usage.AttrLogRetired); has && rt.Bool() {
+		r.retired = true
+		return r, true, nil
+	}
+	if v, has := attrs.Get(usage.AttrLogView); has {
+		r.view = v.AsString()
+	}
 	from, _ := attrs.Get(usage.AttrLogFrom)
 	to, _ := attrs.Get(usage.AttrLogTo)
 	if r.from, err = usage.ParseLogPosition(from.AsString()); err != nil {
@@ -70,16 +83,45 @@ func readLogRange(res pcommon.Resource) (r logRange, ok bool, err error) {
 	return r, true, nil
 }
 
-// admitLog decides, with the processor's mutex held, whether measurements
-// covering r continue the log where the views stand: a rewound range
-// restarts the views there (what they held beyond it will be read again),
-// one that starts where the last ended is recorded, anything else is
-// refused so that the consumer reads again from its offset.
-func (p *viewsProcessor) admitLog(r logRange) error {
-	l := &p.log
+// admitLog finds, with the processor's mutex held, the view set that
+// measurements covering r are for — the config's, or the runtime view its
+// consumer reads, made from the definition a rewound range brings — and
+// decides whether they continue the log where that set stands. A retired
+// range forgets its runtime view (nil set).
+func (p *viewsProcessor) admitLog(r logRange) (*viewSet, error) {
+	if r.retired {
+		delete(p.runtime, r.consumer)
+		return nil, nil
+	}
+	set := p.runtime[r.consumer]
+	if r.view != "" && (set == nil || set.definition != r.view) {
+		def, err := views.Parse([]byte(r.view))
+		if err == nil {
+			err = errors.Join(def.Problems()...)
+		}
+		if err != nil {
+			return nil, consumererror.NewPermanent(fmt.Errorf("glam_views: runtime view of consumer %q: %w", r.consumer, err))
+		}
+		set = newViewSet([]ViewConfig{def}, p.cfg.AllowedLateness)
+		set.definition = r.view
+		p.runtime[r.consumer] = set
+	}
+	if set == nil {
+		set = p.config
+	}
+	return set, set.admitLog(r)
+}
+
+// admitLog decides whether measurements covering r continue the log where
+// the set stands: a rewound range restarts the set there (what it held
+// beyond it will be read again), one that starts where the last ended is
+// recorded, anything else is refused so that the consumer reads again from
+// its offset.
+func (s *viewSet) admitLog(r logRange) error {
+	l := &s.log
 	switch {
 	case r.rewound:
-		p.resetLocked()
+		s.reset()
 		l.known, l.consumer, l.cut, l.fed, l.mustRewind = true, r.consumer, r.from, r.to, false
 		return nil
 	case !l.known || l.mustRewind || r.consumer != l.consumer || r.from != l.fed:
@@ -91,36 +133,36 @@ func (p *viewsProcessor) admitLog(r logRange) error {
 	return nil
 }
 
-// resetLocked forgets every window and the batch waiting to be sent: the
-// log will be read again from the offset, and session context resent.
-func (p *viewsProcessor) resetLocked() {
-	for _, v := range p.views {
+// reset forgets every window and the batch waiting to be sent: the log
+// will be read again from the offset, and session context resent.
+func (s *viewSet) reset() {
+	for _, v := range s.views {
 		v.reset()
 	}
-	p.log.gen++
-	p.log.watermark = 0
+	s.log.gen++
+	s.log.watermark = 0
 }
 
 // conflict handles a batch the exporter refused as not starting at the
-// offset: unless the views were reset since it was taken, they are reset
+// offset: unless its views were reset since it was taken, they are reset
 // and wait for the consumer to read again.
 func (p *viewsProcessor) conflict(b *batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b.gen != p.log.gen {
+	if b.gen != b.set.log.gen {
 		return
 	}
-	p.resetLocked()
-	p.log.mustRewind = true
+	b.set.reset()
+	b.set.log.mustRewind = true
 }
 
 // recordContext loads the session rows a consumer sends before reading on
 // (usage.SessionContextScope): each becomes an already emitted window of
 // its session, so that the session's next events extend that row.
-func (p *viewsProcessor) recordContext(metrics pmetric.MetricSlice, now int64) {
+func (p *viewsProcessor) recordContext(set *viewSet, metrics pmetric.MetricSlice, now int64) {
 	for i := 0; i < metrics.Len(); i++ {
 		m := metrics.At(i)
-		v := p.byName[m.Name()]
+		v := set.byName[m.Name()]
 		if v == nil || !v.isSession() || m.Type() != pmetric.MetricTypeGauge {
 			continue
 		}

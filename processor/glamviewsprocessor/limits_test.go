@@ -150,11 +150,11 @@ func TestClosedWindowsAreForgotten(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Attributes: viewAttr("hourly"), Value: 3}}, ignoreTime...)
 
 	h.flushAt(t0.Add(2 * time.Hour))
-	assert.Equal(t, 3, h.vp.views[0].seriesCount(), "an hour after closing, the window is still reachable")
+	assert.Equal(t, 3, h.vp.config.views[0].seriesCount(), "an hour after closing, the window is still reachable")
 	h.flushAt(t0.Add(2*time.Hour + time.Nanosecond))
 	metadatatest.AssertEqualProcessorGlamViewsSeries(t, h.tel,
 		[]metricdata.DataPoint[int64]{{Attributes: viewAttr("hourly"), Value: 0}}, ignoreTime...)
-	assert.Empty(t, h.vp.views[0].fixed.byStart)
+	assert.Empty(t, h.vp.config.views[0].fixed.byStart)
 }
 
 func nan() float64 { return math.NaN() }

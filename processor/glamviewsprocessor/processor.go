@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/internal/views"
 	"github.com/mozilla/otelcol-glam/processor/glamviewsprocessor/internal/metadata"
 )
 
@@ -53,28 +55,68 @@ type viewsProcessor struct {
 	clock     clock
 	version   string
 
-	// mu guards the views' state, keyBuf, log and closed.
-	mu        sync.Mutex
-	views     []*view
-	byMeasure map[string][]*view
-	byName    map[string]*view
-	keyBuf    []byte
-	log       logState
-	closed    bool
+	// mu guards the view sets (but their pending batches), keyBuf and
+	// closed.
+	mu sync.Mutex
+	// config is the set of the config's views; runtime holds one set per
+	// runtime view, by the consumer that reads it (eventlog.go).
+	config  *viewSet
+	runtime map[string]*viewSet
+	keyBuf  []byte
+	closed  bool
 
-	// flushMu makes flushes one at a time, in order.
+	// flushMu makes flushes one at a time, in order, and guards the sets'
+	// pending batches.
 	flushMu sync.Mutex
 	// instance and seq make batch ids: unique per flush, and never reused
 	// by another processor instance or a restart.
 	instance string
 	seq      uint64
-	// pending is the batch the next consumer refused, sent again before
-	// anything newer.
-	pending *batch
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	started bool
+}
+
+// viewSet is the views one log consumer feeds, with where that consumer
+// stands: the config's views, or one view created at runtime.
+type viewSet struct {
+	views     []*view
+	byMeasure map[string][]*view
+	byName    map[string]*view
+	log       logState
+	// definition is a runtime view's definition as its reader sent it; ""
+	// for the config's views.
+	definition string
+	// pending is the batch the next consumer refused, sent again before
+	// anything newer (guarded by flushMu).
+	pending *batch
+}
+
+func newViewSet(defs []ViewConfig, lateness time.Duration) *viewSet {
+	s := &viewSet{byMeasure: map[string][]*view{}, byName: map[string]*view{}}
+	for _, vc := range defs {
+		v := newView(vc, int64(lateness))
+		s.views = append(s.views, v)
+		s.byMeasure[vc.Measure] = append(s.byMeasure[vc.Measure], v)
+		s.byName[vc.Name] = v
+	}
+	return s
+}
+
+// sets is every view set, the config's first; the caller holds mu.
+func (p *viewsProcessor) sets() []*viewSet {
+	out := make([]*viewSet, 0, 1+len(p.runtime))
+	out = append(out, p.config)
+	consumers := make([]string, 0, len(p.runtime))
+	for c := range p.runtime {
+		consumers = append(consumers, c)
+	}
+	slices.Sort(consumers)
+	for _, c := range consumers {
+		out = append(out, p.runtime[c])
+	}
+	return out
 }
 
 func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, clk clock) (*viewsProcessor, error) {
@@ -91,29 +133,30 @@ func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metric
 		next:      next,
 		clock:     clk,
 		version:   set.BuildInfo.Version,
-		byMeasure: map[string][]*view{},
-		byName:    map[string]*view{},
+		config:    newViewSet(cfg.Views, cfg.AllowedLateness),
+		runtime:   map[string]*viewSet{},
 		instance:  hex.EncodeToString(id[:]),
 		stop:      make(chan struct{}),
-	}
-	for _, vc := range cfg.Views {
-		v := newView(vc, int64(cfg.AllowedLateness))
-		p.views = append(p.views, v)
-		p.byMeasure[vc.Measure] = append(p.byMeasure[vc.Measure], v)
-		p.byName[vc.Name] = v
 	}
 	err = tb.RegisterProcessorGlamViewsSeriesCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		for _, v := range p.views {
-			o.Observe(int64(v.seriesCount()), v.attrs)
+		for _, s := range p.sets() {
+			for _, v := range s.views {
+				o.Observe(int64(v.seriesCount()), v.attrs)
+			}
 		}
 		return nil
 	})
 	return p, err
 }
 
-func (p *viewsProcessor) start(context.Context, component.Host) error {
+// start tells the usage API in this collector (if any) which views the
+// config has, then flushes every flush_interval.
+func (p *viewsProcessor) start(_ context.Context, host component.Host) error {
+	for _, c := range views.Catalogs(host) {
+		c.AddConfigViews(p.cfg.Views)
+	}
 	tick, stopTicker := p.clock.NewTicker(p.cfg.FlushInterval)
 	p.started = true
 	p.stopped.Add(1)
@@ -169,21 +212,26 @@ func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 			return false
 		}
 		r, fromLog, err := readLogRange(rm.Resource())
+		set := p.config
 		if err == nil && fromLog {
-			err = p.admitLog(r)
+			set, err = p.admitLog(r)
 		}
 		if err != nil {
 			refused = err
 			return false
 		}
+		if set == nil {
+			// A retirement: nothing to record.
+			return true
+		}
 		removed := false
 		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
 			switch {
 			case usage.IsMeasurementScope(sm.Scope()):
-				u, inv := p.recordMetrics(sm.Metrics(), now, fromLog)
+				u, inv := p.recordMetrics(set, sm.Metrics(), now, fromLog)
 				unused, invalid = unused+u, invalid+inv
 			case fromLog && sm.Scope().Name() == usage.SessionContextScope:
-				p.recordContext(sm.Metrics(), now)
+				p.recordContext(set, sm.Metrics(), now)
 			default:
 				return false
 			}
@@ -207,15 +255,15 @@ func (p *viewsProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 
 // recordMetrics folds one scope's measurements into the views and returns
 // how many no view used and how many were invalid.
-func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64, fromLog bool) (unused, invalid int64) {
+func (p *viewsProcessor) recordMetrics(set *viewSet, metrics pmetric.MetricSlice, now int64, fromLog bool) (unused, invalid int64) {
 	for i := 0; i < metrics.Len(); i++ {
 		m := metrics.At(i)
-		views := p.byMeasure[m.Name()]
-		if len(views) == 0 || m.Type() != pmetric.MetricTypeGauge {
+		vs := set.byMeasure[m.Name()]
+		if len(vs) == 0 || m.Type() != pmetric.MetricTypeGauge {
 			unused += int64(usage.DataPointCount(m))
 			continue
 		}
-		for _, v := range views {
+		for _, v := range vs {
 			if v.unit == "" {
 				v.unit = viewUnit(v.agg.kind, m.Unit())
 			}
@@ -229,9 +277,9 @@ func (p *viewsProcessor) recordMetrics(metrics pmetric.MetricSlice, now int64, f
 			// outage, a restart) is counted as it was sent.
 			if observed := observedTime(dp); fromLog && observed > 0 {
 				at = observed
-				p.log.watermark = max(p.log.watermark, observed)
+				set.log.watermark = max(set.log.watermark, observed)
 			}
-			u, inv := p.recordPoint(views, dp, at)
+			u, inv := p.recordPoint(vs, dp, at)
 			unused, invalid = unused+u, invalid+inv
 		}
 	}
@@ -286,10 +334,12 @@ type tally struct {
 // takeTallies collects and resets the views' counts; the caller holds mu.
 func (p *viewsProcessor) takeTallies() []tally {
 	var out []tally
-	for _, v := range p.views {
-		if v.nLate|v.nEarly|v.nOverflowed != 0 {
-			out = append(out, tally{attrs: v.attrs, late: v.nLate, early: v.nEarly, overflw: v.nOverflowed})
-			v.nLate, v.nEarly, v.nOverflowed = 0, 0, 0
+	for _, s := range p.sets() {
+		for _, v := range s.views {
+			if v.nLate|v.nEarly|v.nOverflowed != 0 {
+				out = append(out, tally{attrs: v.attrs, late: v.nLate, early: v.nEarly, overflw: v.nOverflowed})
+				v.nLate, v.nEarly, v.nOverflowed = 0, 0, 0
+			}
 		}
 	}
 	return out
@@ -312,21 +362,22 @@ func addIf(ctx context.Context, c metric.Int64Counter, n int64, opts ...metric.A
 	}
 }
 
-// take moves every view's gain since the last flush into a new batch, or
-// returns nil when there is none.
-func (p *viewsProcessor) take() *batch {
+// take moves the gain of every view of set since the last flush into a new
+// batch, or returns nil when there is none.
+func (p *viewsProcessor) take(set *viewSet) *batch {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now().UnixNano()
-	if p.log.known && p.log.watermark > 0 {
-		now = p.log.watermark
+	l := &set.log
+	if l.known && l.watermark > 0 {
+		now = l.watermark
 	}
-	b := &batch{scopeVersion: p.version, gen: p.log.gen}
-	if p.log.known {
-		b.log = logRange{consumer: p.log.consumer, from: p.log.cut, to: p.log.fed}
+	b := &batch{scopeVersion: p.version, set: set, gen: l.gen}
+	if l.known {
+		b.log = logRange{consumer: l.consumer, from: l.cut, to: l.fed}
 		b.fromLog = true
 	}
-	for _, v := range p.views {
+	for _, v := range set.views {
 		if points := v.take(now); len(points) > 0 {
 			b.views = append(b.views, v)
 			b.units = append(b.units, v.unit)
@@ -338,34 +389,50 @@ func (p *viewsProcessor) take() *batch {
 	}
 	// A batch of the log with no points still moves the offset past the
 	// events that made none.
-	p.log.cut = p.log.fed
+	l.cut = l.fed
 	p.seq++
 	b.id = p.instance + "-" + strconv.FormatUint(p.seq, 10)
 	return b
 }
 
-// flush sends the refused batch, if any, then everything gained since the
-// last flush. While the next consumer refuses, new gains wait in the views
-// rather than piling up as batches; no window is forgotten meanwhile, since
-// take, which evicts, does not run.
+// setsNow is every view set, taken under mu for a flush.
+func (p *viewsProcessor) setsNow() []*viewSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sets()
+}
+
+// flush sends each set's refused batch, if any, then everything it gained
+// since the last flush. While the next consumer refuses a set's batch, its
+// new gains wait in its views rather than piling up as batches; no window
+// is forgotten meanwhile, since take, which evicts, does not run. One set
+// refused does not hold the others back.
 func (p *viewsProcessor) flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
-	if p.pending != nil && p.stale(p.pending) {
-		p.pending = nil
+	var errs []error
+	for _, set := range p.setsNow() {
+		errs = append(errs, p.flushSet(ctx, set))
 	}
-	if p.pending != nil {
-		if err := p.send(ctx, p.pending); err != nil {
+	return errors.Join(errs...)
+}
+
+func (p *viewsProcessor) flushSet(ctx context.Context, set *viewSet) error {
+	if set.pending != nil && p.stale(set.pending) {
+		set.pending = nil
+	}
+	if set.pending != nil {
+		if err := p.send(ctx, set.pending); err != nil {
 			return err
 		}
-		p.pending = nil
+		set.pending = nil
 	}
-	b := p.take()
+	b := p.take(set)
 	if b == nil {
 		return nil
 	}
 	if err := p.send(ctx, b); err != nil {
-		p.pending = b
+		set.pending = b
 		return err
 	}
 	return nil
@@ -377,16 +444,18 @@ func (p *viewsProcessor) finalFlush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
 	var errs []error
-	for _, b := range []*batch{p.pending, p.take()} {
-		if b == nil || p.stale(b) {
-			continue
+	for _, set := range p.setsNow() {
+		for _, b := range []*batch{set.pending, p.take(set)} {
+			if b == nil || p.stale(b) {
+				continue
+			}
+			if err := p.send(ctx, b); err != nil {
+				p.lose(ctx, b, err)
+				errs = append(errs, err)
+			}
 		}
-		if err := p.send(ctx, b); err != nil {
-			p.lose(ctx, b, err)
-			errs = append(errs, err)
-		}
+		set.pending = nil
 	}
-	p.pending = nil
 	return errors.Join(errs...)
 }
 
@@ -397,7 +466,7 @@ func (p *viewsProcessor) send(ctx context.Context, b *batch) error {
 	if b.fromLog && errors.Is(err, usage.ErrLogPositionConflict) {
 		// Not lost: the events it covers are read again from the offset.
 		p.logger.Warn("Views batch refused as not starting at the log offset; the views start again from it",
-			zap.String("batch_id", b.id), zap.Stringer("from", b.log.from), zap.Error(err))
+			zap.String("batch_id", b.id), zap.String("consumer", b.log.consumer), zap.Stringer("from", b.log.from), zap.Error(err))
 		p.conflict(b)
 		return nil
 	}
@@ -408,12 +477,16 @@ func (p *viewsProcessor) send(ctx context.Context, b *batch) error {
 	return err
 }
 
-// stale reports whether b was taken before the views were last reset: what
-// it covers will be read from the log again.
+// stale reports whether b was taken before its views were last reset, or
+// its runtime view was deleted since: what it covers will be read from the
+// log again, or is not wanted.
 func (p *viewsProcessor) stale(b *batch) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return b.fromLog && b.gen != p.log.gen
+	if b.set != p.config && p.runtime[b.log.consumer] != b.set {
+		return true
+	}
+	return b.fromLog && b.gen != b.set.log.gen
 }
 
 func (p *viewsProcessor) lose(ctx context.Context, b *batch, err error) {

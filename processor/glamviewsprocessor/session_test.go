@@ -146,14 +146,14 @@ func TestSessionLatenessAndEviction(t *testing.T) {
 	h.flushAt(t0.Add(time.Minute))
 	// Closed at 00:30, still reachable until 00:30 + 30m + 1h.
 	h.flushAt(t0.Add(2 * time.Hour))
-	assert.Equal(t, 1, h.vp.views[0].seriesCount())
+	assert.Equal(t, 1, h.vp.config.views[0].seriesCount())
 	h.clock.set(t0.Add(2 * time.Hour))
 	h.consume(m{usage.MeasureEvents, t0.Add(20 * time.Minute), 1, session("a")})
 	h.flushAt(t0.Add(2*time.Hour + time.Second))
 	h.flushAt(t0.Add(2*time.Hour + 20*time.Minute + time.Second))
-	assert.Equal(t, 1, h.vp.views[0].seriesCount(), "kept 30m + 1h after it last took a measurement, at 02:00")
+	assert.Equal(t, 1, h.vp.config.views[0].seriesCount(), "kept 30m + 1h after it last took a measurement, at 02:00")
 	h.flushAt(t0.Add(3*time.Hour + 30*time.Minute + time.Second))
-	assert.Equal(t, 0, h.vp.views[0].seriesCount(), "the session is forgotten")
+	assert.Equal(t, 0, h.vp.config.views[0].seriesCount(), "the session is forgotten")
 	h.consume(m{usage.MeasureEvents, t0.Add(30 * time.Minute), 1, session("a")})
 	h.flushAt(t0.Add(3*time.Hour + 40*time.Minute))
 

@@ -53,11 +53,11 @@ func newView(cfg ViewConfig, lateness int64) *view {
 		agg:      aggregator{kind: cfg.Aggregation, bounds: cfg.Buckets},
 		size:     int64(cfg.Window.Size),
 		lateness: lateness,
-		limit:    cfg.maxSeries(),
+		limit:    cfg.EffectiveMaxSeries(),
 		attrs:    metric.WithAttributeSet(attribute.NewSet(attribute.String("view", cfg.Name))),
 	}
 	if cfg.Window.IsSession() {
-		v.gap, v.maxDur = int64(cfg.Window.SessionGap), int64(cfg.Window.maxDuration())
+		v.gap, v.maxDur = int64(cfg.Window.SessionGap), int64(cfg.Window.EffectiveMaxDuration())
 		v.sessions.byID = map[string]*sessionWindow{}
 	} else {
 		v.fixed.byStart = map[int64]*fixedWindow{}

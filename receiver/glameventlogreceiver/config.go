@@ -33,6 +33,10 @@ type Config struct {
 	// merged session rows are restored when reading starts: a session
 	// view's max_duration plus its session_gap at least.
 	SessionContext time.Duration `mapstructure:"session_context"`
+	// RuntimeViews reads the views created at runtime through the usage
+	// API, each from the log's beginning with a consumer and lease of its
+	// own, into the same pipeline.
+	RuntimeViews bool `mapstructure:"runtime_views"`
 
 	_ struct{}
 }

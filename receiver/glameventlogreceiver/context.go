@@ -27,9 +27,15 @@ func (r *reader) sessionContext(ctx context.Context, conn *pgx.Conn, offsetMoved
 	if r.cfg.SessionContext == 0 {
 		return md, nil
 	}
+	// A runtime view's reader restores its own view's rows only.
+	var only *string
+	if r.view != "" {
+		only = &r.view
+	}
 	rows, err := conn.Query(ctx, `SELECT view, window_start, window_end, tags FROM `+pgschema.ViewRowsTable+`
 		WHERE `+pgschema.ViewRowTagColumns[usage.AttrSessionID]+` IS NOT NULL AND updated_at >= $1
-		ORDER BY view, window_start`, offsetMoved.Add(-r.cfg.SessionContext))
+		AND ($2::text IS NULL OR view = $2)
+		ORDER BY view, window_start`, offsetMoved.Add(-r.cfg.SessionContext), only)
 	if err != nil {
 		return md, err
 	}

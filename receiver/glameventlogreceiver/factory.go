@@ -38,6 +38,7 @@ func createDefaultConfig() component.Config {
 		LeaseRetry:     5 * time.Second,
 		Backoff:        time.Second,
 		SessionContext: defaultSessionContext,
+		RuntimeViews:   true,
 	}
 }
 

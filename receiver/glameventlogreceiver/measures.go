@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -147,4 +148,45 @@ func measureValue(attrs pcommon.Map, key string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// only is the part of s that records on the measure name: a runtime view's
+// reader makes no measurement its one view would drop.
+func (s *measureSet) only(name string) *measureSet {
+	keep := func(rules []measureRule) []measureRule {
+		var out []measureRule
+		for _, r := range rules {
+			if r.measure.Name == name {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	out := &measureSet{byEvent: map[string][]measureRule{}, anyEvent: keep(s.anyEvent)}
+	for event, rules := range s.byEvent {
+		if kept := keep(rules); len(kept) > 0 {
+			out.byEvent[event] = kept
+		}
+	}
+	return out
+}
+
+// names lists the measures s records on.
+func (s *measureSet) names() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(rules []measureRule) {
+		for _, r := range rules {
+			if !seen[r.measure.Name] {
+				seen[r.measure.Name] = true
+				out = append(out, r.measure.Name)
+			}
+		}
+	}
+	add(s.anyEvent)
+	for _, rules := range s.byEvent {
+		add(rules)
+	}
+	slices.Sort(out)
+	return out
 }

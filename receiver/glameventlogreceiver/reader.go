@@ -20,6 +20,7 @@ import (
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/internal/views"
 	"github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver/internal/metadata"
 )
 
@@ -42,6 +43,12 @@ type reader struct {
 	telemetry *metadata.TelemetryBuilder
 	logger    *zap.Logger
 
+	// view and definition name and define the runtime view this reader
+	// reads for (runtime.go); both are empty for the config's consumer.
+	view, definition string
+	// runtime keeps the readers of runtime views; nil in theirs.
+	runtime *runtimeViews
+
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	// wake lets tests (and nothing else) skip a wait.
@@ -60,8 +67,13 @@ func newReader(set receiver.Settings, cfg *Config, next consumer.Metrics) (*read
 	return &reader{cfg: cfg, set: set, next: next, measures: measures, telemetry: tb, logger: set.Logger, wake: make(chan struct{}, 1)}, nil
 }
 
-// Start begins reading in the background: the database may come later.
-func (r *reader) Start(context.Context, component.Host) error {
+// Start begins reading in the background (the database may come later),
+// with the runtime views if configured, and tells the usage API in this
+// collector which measures there are.
+func (r *reader) Start(_ context.Context, host component.Host) error {
+	for _, c := range views.Catalogs(host) {
+		c.AddMeasures(r.measures.names())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done.Add(1)
@@ -69,6 +81,14 @@ func (r *reader) Start(context.Context, component.Host) error {
 		defer r.done.Done()
 		r.run(ctx)
 	}()
+	if r.cfg.RuntimeViews {
+		r.runtime = newRuntimeViews(r)
+		r.done.Add(1)
+		go func() {
+			defer r.done.Done()
+			r.runtime.run(ctx)
+		}()
+	}
 	return nil
 }
 
@@ -95,6 +115,9 @@ func (r *reader) run(ctx context.Context) {
 			return
 		case errors.Is(err, errNoLease):
 			wait = r.cfg.LeaseRetry
+		case errors.Is(err, errRetiredConsumer):
+			r.logger.Info("Runtime view deleted; no longer reading it", zap.String("view", r.view))
+			return
 		case err != nil:
 			r.logger.Warn("Reading the event log failed; reading again from the offset", zap.String("consumer", r.cfg.Consumer), zap.Error(err))
 		}
@@ -206,6 +229,9 @@ func (r *reader) setRange(md pmetric.Metrics, from, to usage.LogPosition, rewoun
 	attrs.PutStr(usage.AttrLogTo, to.String())
 	if rewound {
 		attrs.PutBool(usage.AttrLogRewound, true)
+		if r.definition != "" {
+			attrs.PutStr(usage.AttrLogView, r.definition)
+		}
 	}
 }
 
@@ -292,6 +318,9 @@ func (r *reader) askViews(ctx context.Context, fed usage.LogPosition) error {
 	return nil
 }
 
+// errRetiredConsumer: the consumer's runtime view was deleted.
+var errRetiredConsumer = errors.New("the consumer is retired: its view was deleted")
+
 // loadOffset reads (making it if new) the consumer's offset and when it
 // last moved.
 func loadOffset(ctx context.Context, conn *pgx.Conn, consumer string) (usage.LogPosition, time.Time, error) {
@@ -301,9 +330,13 @@ func loadOffset(ctx context.Context, conn *pgx.Conn, consumer string) (usage.Log
 	var xid string
 	var p usage.LogPosition
 	var moved time.Time
-	if err := conn.QueryRow(ctx, `SELECT log_xid::text, log_seq, updated_at FROM `+pgschema.LogOffsetsTable+` WHERE consumer = $1`, consumer).
-		Scan(&xid, &p.Seq, &moved); err != nil {
+	var retired bool
+	if err := conn.QueryRow(ctx, `SELECT log_xid::text, log_seq, updated_at, retired_at IS NOT NULL FROM `+pgschema.LogOffsetsTable+` WHERE consumer = $1`, consumer).
+		Scan(&xid, &p.Seq, &moved, &retired); err != nil {
 		return p, moved, err
+	}
+	if retired {
+		return p, moved, errRetiredConsumer
 	}
 	if _, err := fmt.Sscan(xid, &p.XID); err != nil {
 		return p, moved, fmt.Errorf("offset of %s: %w", consumer, err)
