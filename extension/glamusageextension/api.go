@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
@@ -21,6 +22,10 @@ type api struct {
 	pool   *pgxpool.Pool
 	builds http.Handler
 	logger *zap.Logger
+	// catalog and writeAuth serve the runtime views (views.go); writeAuth
+	// is nil unless runtime_views.write_auth is set.
+	catalog   *catalog
+	writeAuth extensionauth.Server
 }
 
 // Default limits of the endpoints that take one.
@@ -48,6 +53,10 @@ func (a *api) routes() http.Handler {
 	mux.Handle("GET /api/v1/usage/views/{view}", a.endpoint(a.view, false))
 	get("/api/v1/usage/funnel", a.funnel)
 	get("/api/v1/usage/hotlist", a.hotlist)
+	get("/api/v1/views", a.listDefinedViews)
+	get("/api/v1/views/{name}", a.definedView)
+	mux.Handle("POST /api/v1/views", a.endpoint(a.createView, true))
+	mux.Handle("DELETE /api/v1/views/{name}", a.endpoint(a.deleteView, true))
 	// GLAM's endpoint ignores parameters it does not know; so does ours.
 	mux.Handle("GET /api/v1/usage/{$}", a.endpoint(a.glamUsage, false))
 	mux.Handle("GET /api/v1/usage", a.endpoint(a.glamUsage, false))
@@ -92,6 +101,10 @@ func (a *api) endpoint(h handlerFunc, strict bool) http.Handler {
 		}
 		if err != nil {
 			a.writeFailure(w, r, err)
+			return
+		}
+		if ws, ok := out.(withStatus); ok {
+			writeJSON(w, ws.status, ws.body)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)

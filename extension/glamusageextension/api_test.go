@@ -272,7 +272,7 @@ func TestKnownDataSetOverHTTP(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(body, &doc))
 		assert.Equal(t, "3.1.0", doc.OpenAPI)
-		assert.Len(t, doc.Paths, 13)
+		assert.Len(t, doc.Paths, 15)
 	})
 }
 

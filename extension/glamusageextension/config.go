@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
@@ -39,7 +41,27 @@ type Config struct {
 	// ProbeBuilds configures the probe-build API and its workers.
 	ProbeBuilds probebuild.Config `mapstructure:"probe_builds"`
 
+	// RuntimeViews configures the views created at runtime through
+	// /api/v1/views.
+	RuntimeViews RuntimeViewsConfig `mapstructure:"runtime_views"`
+
 	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// RuntimeViewsConfig bounds and guards the views created at runtime.
+type RuntimeViewsConfig struct {
+	// WriteAuth names an authenticator extension that a request creating
+	// or deleting a view must pass as well as the API's own auth (e.g. a
+	// bearertokenauth holding the writers' tokens). Unset, views are not
+	// written through the API.
+	WriteAuth configoptional.Optional[configauth.Config] `mapstructure:"write_auth"`
+	// MaxViews is how many runtime views there may be.
+	MaxViews int `mapstructure:"max_views"`
+	// MemoryLimitMiB bounds what all runtime views' windows may hold at
+	// their series limits; a view that would pass it is refused.
+	MemoryLimitMiB int `mapstructure:"memory_limit_mib"`
+
 	_ struct{}
 }
 
@@ -65,6 +87,12 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.Usage.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.RuntimeViews.MaxViews < 0 {
+		errs = append(errs, fmt.Errorf("runtime_views.max_views must not be negative, got %d", cfg.RuntimeViews.MaxViews))
+	}
+	if cfg.RuntimeViews.MemoryLimitMiB < 1 {
+		errs = append(errs, fmt.Errorf("runtime_views.memory_limit_mib must be at least 1, got %d", cfg.RuntimeViews.MemoryLimitMiB))
 	}
 	if err := cfg.ProbeBuilds.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("probe_builds: %w", err))

@@ -14,11 +14,15 @@ import (
 
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
+	"github.com/mozilla/otelcol-glam/internal/views"
 )
 
 type usageExtension struct {
 	cfg       *Config
 	telemetry component.TelemetrySettings
+	// catalog is filled by the view components as they start
+	// (views.Catalog), after this extension.
+	catalog *catalog
 
 	pool   *pgxpool.Pool
 	builds *probebuild.Service
@@ -27,8 +31,17 @@ type usageExtension struct {
 }
 
 func newExtension(cfg *Config, telemetry component.TelemetrySettings) *usageExtension {
-	return &usageExtension{cfg: cfg, telemetry: telemetry}
+	return &usageExtension{cfg: cfg, telemetry: telemetry, catalog: &catalog{}}
 }
+
+var _ views.Catalog = (*usageExtension)(nil)
+
+// AddMeasures records the measures a glam_eventlog receiver records.
+func (e *usageExtension) AddMeasures(names []string) { e.catalog.AddMeasures(names) }
+
+// AddConfigViews records the views a glam_views processor has from its
+// config.
+func (e *usageExtension) AddConfigViews(defs []views.Definition) { e.catalog.AddConfigViews(defs) }
 
 // Start opens the pool (lazily: an unreachable database makes requests
 // fail with 503, not the collector), starts the probe-build service and
@@ -46,7 +59,12 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 	if err := e.builds.Start(ctx); err != nil {
 		return err
 	}
-	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds.Handler(), logger: e.telemetry.Logger}
+	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds.Handler(), logger: e.telemetry.Logger, catalog: e.catalog}
+	if wa := e.cfg.RuntimeViews.WriteAuth.Get(); wa != nil {
+		if api.writeAuth, err = wa.GetServerAuthenticator(ctx, host.GetExtensions()); err != nil {
+			return fmt.Errorf("runtime_views.write_auth: %w", err)
+		}
+	}
 	ln, err := e.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.cfg.ServerConfig.NetAddr.Endpoint, err)

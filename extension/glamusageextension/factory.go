@@ -42,6 +42,9 @@ func createDefaultConfig() component.Config {
 		MaxLimit:     1000,
 		Usage:        usageapi.NewDefaultConfig(),
 		ProbeBuilds:  builds,
+		// A fixed view at the default 10 000 series may hold 6 MB
+		// (views.Definition.MaxBytes): 64 MiB is ten such views.
+		RuntimeViews: RuntimeViewsConfig{MaxViews: 20, MemoryLimitMiB: 64},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -29,16 +30,22 @@ func loadOpenAPI(t testing.TB) schemaChecker {
 	return schemaChecker{doc: doc}
 }
 
-// responseSchema is the schema of the answer of path (as written in the
-// document) for a status.
+// responseSchema is the schema of the GET answer of path (as written in
+// the document) for a status.
 func (c schemaChecker) responseSchema(path string, status int) (map[string]any, error) {
-	op, ok := dig(c.doc, "paths", path, "get").(map[string]any)
+	return c.methodResponseSchema(http.MethodGet, path, status)
+}
+
+// methodResponseSchema is the schema of the answer of method on path for a
+// status.
+func (c schemaChecker) methodResponseSchema(method, path string, status int) (map[string]any, error) {
+	op, ok := dig(c.doc, "paths", path, strings.ToLower(method)).(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("no GET %s in the document", path)
+		return nil, fmt.Errorf("no %s %s in the document", method, path)
 	}
 	schema, ok := dig(op, "responses", fmt.Sprint(status), "content", "application/json", "schema").(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("GET %s documents no JSON answer for %d", path, status)
+		return nil, fmt.Errorf("%s %s documents no JSON answer for %d", method, path, status)
 	}
 	return schema, nil
 }

@@ -51,11 +51,32 @@ type badRequest struct{ msg string }
 
 func (e badRequest) Error() string { return e.msg }
 
+// notFound, conflict and forbidden are the client's errors of 404, 409 and
+// 403; their messages say what to do instead.
+type (
+	notFound  struct{ msg string }
+	conflict  struct{ msg string }
+	forbidden struct{ msg string }
+)
+
+func (e notFound) Error() string  { return e.msg }
+func (e conflict) Error() string  { return e.msg }
+func (e forbidden) Error() string { return e.msg }
+
+// withStatus is an answer with a status other than 200.
+type withStatus struct {
+	status int
+	body   any
+}
+
 // writeFailure maps an error to its status: the client's mistakes to 400
 // and 404, the database's absence to 503 (retryable), a slow query to 504,
 // anything else to 500 with the detail in the log only.
 func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 	var br badRequest
+	var nf notFound
+	var cf conflict
+	var fb forbidden
 	var ie *usageapi.InputError
 	var pgErr *pgconn.PgError
 	var netErr net.Error
@@ -64,6 +85,12 @@ func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, br.msg)
 	case errors.As(err, &ie):
 		writeError(w, http.StatusBadRequest, ie.Msg)
+	case errors.As(err, &nf):
+		writeError(w, http.StatusNotFound, nf.msg)
+	case errors.As(err, &cf):
+		writeError(w, http.StatusConflict, cf.msg)
+	case errors.As(err, &fb):
+		writeError(w, http.StatusForbidden, fb.msg)
 	case errors.Is(err, usageapi.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014"):
