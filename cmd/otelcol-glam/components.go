@@ -5,15 +5,19 @@ package main
 import (
 	glampostgresexporter "github.com/mozilla/otelcol-glam/exporter/glampostgresexporter"
 	glamusageextension "github.com/mozilla/otelcol-glam/extension/glamusageextension"
+	glamviewcountersprocessor "github.com/mozilla/otelcol-glam/processor/glamviewcountersprocessor"
 	glamviewsprocessor "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
 	glameventlogreceiver "github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 	glamreceiver "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	prometheusexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	bearertokenauthextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	deltatocumulativeprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
+	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
 	"go.opentelemetry.io/collector/exporter"
 	debugexporter "go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/extension"
@@ -80,6 +84,7 @@ func components() (otelcol.Factories, error) {
 		glampostgresexporter.NewFactory(),
 		debugexporter.NewFactory(),
 		fileexporter.NewFactory(),
+		prometheusexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -88,27 +93,36 @@ func components() (otelcol.Factories, error) {
 		glampostgresexporter.NewFactory().Type(): "github.com/mozilla/otelcol-glam v0.0.0",
 		debugexporter.NewFactory().Type():        "go.opentelemetry.io/collector/exporter/debugexporter v0.165.0",
 		fileexporter.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.165.0",
+		prometheusexporter.NewFactory().Type():   "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter v0.165.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		glamviewsprocessor.NewFactory(),
+		glamviewcountersprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
 		memorylimiterprocessor.NewFactory(),
+		deltatocumulativeprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
-		glamviewsprocessor.NewFactory().Type():     "github.com/mozilla/otelcol-glam v0.0.0",
-		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor v0.165.0",
-		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.165.0",
+		glamviewsprocessor.NewFactory().Type():         "github.com/mozilla/otelcol-glam v0.0.0",
+		glamviewcountersprocessor.NewFactory().Type():  "github.com/mozilla/otelcol-glam v0.0.0",
+		batchprocessor.NewFactory().Type():             "go.opentelemetry.io/collector/processor/batchprocessor v0.165.0",
+		memorylimiterprocessor.NewFactory().Type():     "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.165.0",
+		deltatocumulativeprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.165.0",
 	})
 
-	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()
+	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
+		forwardconnector.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{})
+	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
+		forwardconnector.NewFactory().Type(): "go.opentelemetry.io/collector/connector/forwardconnector v0.165.0",
+	})
 
 	return factories, nil
 }

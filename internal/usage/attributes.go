@@ -41,6 +41,9 @@ const (
 	MeasurementScope = "glam.usage.measurements"
 	// ViewScope is the instrumentation scope of view metrics.
 	ViewScope = "glam.usage.views"
+	// CounterScope is the instrumentation scope of the running counters
+	// glam_viewcounters makes of views for Prometheus and the like.
+	CounterScope = "glam.usage.counters"
 )
 
 // AttrBatchID is a resource attribute on every batch of view metrics the
