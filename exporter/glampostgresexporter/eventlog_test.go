@@ -474,3 +474,19 @@ func TestMetricsIgnoreTheSendingQueue(t *testing.T) {
 	require.Eventually(t, func() bool { return e.counter(t, "exporter_glam_postgres_rejected_log_records") == 1 },
 		10*time.Second, 10*time.Millisecond)
 }
+
+// A batch of a retired consumer (its runtime view was deleted) merges
+// nothing, even one starting at the zero position the exporter would make
+// an offset at, and is not an error: nothing would read it again.
+func TestLogBatchOfARetiredConsumerIsDropped(t *testing.T) {
+	dsn, db := newDB(t)
+	e := startExporter(t, directConfig(dsn), nil)
+	ctx := context.Background()
+	_, err := db.Exec(ctx, `INSERT INTO `+pgschema.LogOffsetsTable+` (consumer, retired_at) VALUES ('view:v:1', now())`)
+	require.NoError(t, err)
+	batch := newViewMetrics("").count("v", hour0, hour1, nil, 6).fromLog("view:v:1", usage.LogPosition{}, pos(12, 9))
+	require.NoError(t, e.metrics.ConsumeMetrics(ctx, batch.md))
+	assert.Empty(t, viewRows(t, db))
+	got, _ := offset(t, db, "view:v:1")
+	assert.Equal(t, usage.LogPosition{}, got, "the offset stays")
+}

@@ -79,12 +79,18 @@ func withAppName(t testing.TB, dsn, name string) string {
 // leaseHolder is the application_name of the connection holding the
 // default view consumer's lease ("" when none does).
 func leaseHolder(ctx context.Context, db *pgxpool.Pool) string {
+	return consumerLeaseHolder(ctx, db, consumerName)
+}
+
+// consumerLeaseHolder is the application_name of the connection holding a
+// log consumer's lease ("" when none does).
+func consumerLeaseHolder(ctx context.Context, db *pgxpool.Pool, consumer string) string {
 	var name string
 	_ = db.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 		  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND l.classid = ((hashtextextended($1, 0) >> 32) & 4294967295)::oid
-		  AND l.objid = (hashtextextended($1, 0) & 4294967295)::oid`, "glam_usage_log:"+consumerName).Scan(&name)
+		  AND l.objid = (hashtextextended($1, 0) & 4294967295)::oid`, "glam_usage_log:"+consumer).Scan(&name)
 	return name
 }
 
@@ -130,6 +136,9 @@ type collectorConfig struct {
 	api bool
 	// flush is glam_views' flush_interval.
 	flush time.Duration
+	// viewWriter, with api, is the bearer token that may create and
+	// delete runtime views (runtime_views.write_auth).
+	viewWriter string
 }
 
 // collector is one otelcol-glam process of a test, which it may stop, kill
@@ -181,7 +190,13 @@ func startCollector(t testing.TB, name string, cc collectorConfig) *collector {
 	if cc.api {
 		apiPort := freePort(t)
 		c.api = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
-		extensions["glam_usage"] = map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", apiPort), "dsn": cc.dsn}
+		usageCfg := map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", apiPort), "dsn": cc.dsn}
+		if cc.viewWriter != "" {
+			extensions["bearertokenauth/view_writers"] = map[string]any{"token": cc.viewWriter}
+			service = append(service, "bearertokenauth/view_writers")
+			usageCfg["runtime_views"] = map[string]any{"write_auth": map[string]any{"authenticator": "bearertokenauth/view_writers"}}
+		}
+		extensions["glam_usage"] = usageCfg
 		service = append(service, "glam_usage")
 	}
 	cfg := map[string]any{

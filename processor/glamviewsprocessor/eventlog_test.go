@@ -221,3 +221,54 @@ func TestBacklogIsJudgedByReceiveTime(t *testing.T) {
 		{view: "sessions", start: t0, end: t0.Add(40 * time.Minute), tags: map[string]string{usage.AttrSessionID: "s1"}, count: 1},
 	}, withoutBatch(h.points()), "one session across the two flushes of the backlog")
 }
+
+// runtimePayload is logPayload for the consumer of a runtime view, its
+// definition on the rewound payload.
+func runtimePayload(t *testing.T, consumer, def string, from, to usage.LogPosition, rewound bool, ms ...m) pmetric.Metrics {
+	md := logPayload(t, from, to, rewound, ms...)
+	res := md.ResourceMetrics().At(0).Resource().Attributes()
+	res.PutStr(usage.AttrLogConsumer, consumer)
+	if rewound {
+		res.PutStr(usage.AttrLogView, def)
+	}
+	return md
+}
+
+// A runtime view's consumer feeds that view alone, with its own place in
+// the log and its own batches; the config's views do not see its
+// measurements, and a retirement forgets it.
+func TestRuntimeViewsAreSetsOfTheirOwn(t *testing.T) {
+	h := newHarness(t, testConfig(hourly("hourly", measureViews, AggregationCount)))
+	at := t0.Add(10 * time.Minute)
+	h.clock.set(at)
+	def := `{"name":"rt","measure":"` + measureViews + `","aggregation":"sum","window":{"size":"24h"}}`
+	require.NoError(t, h.consumeLog(logPayload(t, pos(0), pos(2), true, m{measureViews, at, 1, nil})))
+	require.NoError(t, h.consumeLog(runtimePayload(t, "view:rt:1", def, pos(0), pos(3), true, m{measureViews, at, 5, nil}, m{measureViews, at, 2, nil})))
+	// Each consumer continues where it stands, not where the other does.
+	require.ErrorIs(t, h.consumeLog(runtimePayload(t, "view:rt:1", def, pos(2), pos(4), false, m{measureViews, at, 1, nil})), errRewind)
+	require.NoError(t, h.consumeLog(logPayload(t, pos(2), pos(4), false, m{measureViews, at, 1, nil})))
+	h.flushAt(at.Add(time.Second))
+
+	batches := h.sink.AllMetrics()
+	require.Len(t, batches, 2)
+	assert.Equal(t, "views 100/0..100/4", logRangeOf(t, batches[0]))
+	assert.Equal(t, []out{{view: "hourly", start: t0, end: t0.Add(time.Hour), tags: map[string]string{}, count: 2}}, withoutBatch(parse(t, batches[0])))
+	assert.Equal(t, "view:rt:1 100/0..100/3", logRangeOf(t, batches[1]))
+	assert.Equal(t, []out{{view: "rt", start: t0, end: t0.Add(24 * time.Hour), tags: map[string]string{}, sum: 7}}, withoutBatch(parse(t, batches[1])))
+
+	// Retired, the view is forgotten: its consumer's next payload must
+	// start again with a definition.
+	retire := pmetric.NewMetrics()
+	res := retire.ResourceMetrics().AppendEmpty().Resource().Attributes()
+	res.PutStr(usage.AttrLogConsumer, "view:rt:1")
+	res.PutBool(usage.AttrLogRetired, true)
+	require.NoError(t, h.consumeLog(retire))
+	require.ErrorIs(t, h.consumeLog(runtimePayload(t, "view:rt:1", def, pos(3), pos(5), false, m{measureViews, at, 1, nil})), errRewind)
+
+	// A definition that is not a valid view is refused for good.
+	bad := runtimePayload(t, "view:bad:1", `{"name":"bad","measure":"m","aggregation":"median","window":{"size":"1h"}}`, pos(0), pos(1), true)
+	err := h.consumeLog(bad)
+	require.Error(t, err)
+	assert.True(t, consumererror.IsPermanent(err))
+	assert.Contains(t, err.Error(), "median")
+}
