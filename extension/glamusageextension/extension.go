@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 	"github.com/mozilla/otelcol-glam/internal/views"
@@ -28,6 +29,9 @@ type usageExtension struct {
 	builds *probebuild.Service
 	server *http.Server
 	done   chan struct{}
+
+	// probeTelemetry reports the job table's probe builds (telemetry.go).
+	probeTelemetry *metadata.TelemetryBuilder
 }
 
 func newExtension(cfg *Config, telemetry component.TelemetrySettings) *usageExtension {
@@ -57,6 +61,9 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 	}
 	e.builds.SetHotlist(hotlistSource(store))
 	if err := e.builds.Start(ctx); err != nil {
+		return err
+	}
+	if err := e.startTelemetry(); err != nil {
 		return err
 	}
 	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds.Handler(), logger: e.telemetry.Logger, catalog: e.catalog}
@@ -95,6 +102,7 @@ func (e *usageExtension) Shutdown(ctx context.Context) error {
 		errs = append(errs, e.server.Shutdown(ctx))
 		<-e.done
 	}
+	e.stopTelemetry()
 	if e.builds != nil {
 		errs = append(errs, e.builds.Shutdown(ctx))
 	}
