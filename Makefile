@@ -14,7 +14,12 @@ CONFIG    ?= testdata/config.yaml
 
 # Component directories: every package with a metadata.yaml.
 COMPONENTS := $(patsubst %/metadata.yaml,%,$(wildcard receiver/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml))
-GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './e2e/node_modules/*') go.mod go.sum
+GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './e2e/node_modules/*' -not -path './web/*/node_modules/*') go.mod go.sum
+# The usage dashboard: its sources (web/dashboard, npm) and the bundle the
+# glam_usage extension embeds, which the binary is rebuilt with.
+DASHBOARD        := web/dashboard
+DASHBOARD_ASSETS := extension/glamusageextension/internal/dashboard/assets
+GO_SOURCES       += $(wildcard $(DASHBOARD_ASSETS)/*) extension/glamusageextension/openapi.json
 
 .PHONY: all build run test test-go test-e2e validate lint generate check-generate tools bigquery-emulator probe-build-demo bench fuzz clean
 
@@ -74,19 +79,25 @@ fuzz:
 	  done; \
 	done
 
-## generate: cmd/otelcol-glam from builder-config.yaml (ocb), and each component's mdatagen code
-generate: tools
+## generate: cmd/otelcol-glam from builder-config.yaml (ocb), each component's mdatagen code, and the
+## dashboard's bundle (web/dashboard → $(DASHBOARD_ASSETS), esbuild)
+generate: tools $(DASHBOARD)/node_modules/.package-lock.json
 	mkdir -p cmd/otelcol-glam
 	$(OCB) --skip-compilation --skip-get-modules --config builder-config.yaml
 	@# One Go module at the root: the distribution builds inside it, not as a module of its own.
 	rm -f cmd/otelcol-glam/go.mod cmd/otelcol-glam/go.sum
 	gofmt -w cmd/otelcol-glam
 	@for c in $(COMPONENTS); do echo "mdatagen $$c"; (cd $$c && $(MDATAGEN) metadata.yaml); done
+	cd $(DASHBOARD) && npm run --silent build
+
+# The dashboard's build tools, exactly as locked (.ci/run installs them first).
+$(DASHBOARD)/node_modules/.package-lock.json: $(DASHBOARD)/package-lock.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund
 
 ## check-generate: fail when committed generated code differs from what `make generate` writes
 check-generate: generate
-	@if [ -n "$$(git status --porcelain -- cmd $(COMPONENTS))" ]; then \
-	  echo "generated code is out of date; run 'make generate' and commit:"; git status --porcelain -- cmd $(COMPONENTS); git diff --stat -- cmd $(COMPONENTS); exit 1; fi
+	@if [ -n "$$(git status --porcelain -- cmd $(COMPONENTS) $(DASHBOARD_ASSETS))" ]; then \
+	  echo "generated code is out of date; run 'make generate' and commit:"; git status --porcelain -- cmd $(COMPONENTS) $(DASHBOARD_ASSETS); git diff --stat -- cmd $(COMPONENTS) $(DASHBOARD_ASSETS); exit 1; fi
 
 tools: $(OCB) $(MDATAGEN)
 

@@ -48,6 +48,8 @@ func (a *api) routes() http.Handler {
 	get("/api/v1/usage/probes/top", a.topProbes)
 	get("/api/v1/usage/probes/{product}/{probe}/series", a.probeSeries)
 	get("/api/v1/usage/sessions/summary", a.sessionSummary)
+	get("/api/v1/usage/sessions/daily", a.sessionsDaily)
+	get("/api/v1/usage/releases", a.releases)
 	get("/api/v1/usage/sessions/{session_id}", a.sessionEvents)
 	get("/api/v1/usage/views", a.listViews)
 	mux.Handle("GET /api/v1/usage/views/{view}", a.endpoint(a.view, false))

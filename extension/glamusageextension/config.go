@@ -41,6 +41,10 @@ type Config struct {
 	// ProbeBuilds configures the probe-build API and its workers.
 	ProbeBuilds probebuild.Config `mapstructure:"probe_builds"`
 
+	// ReleaseDates are marked on the dashboard's probe charts
+	// (/api/v1/usage/releases).
+	ReleaseDates []ReleaseDate `mapstructure:"release_dates"`
+
 	// RuntimeViews configures the views created at runtime through
 	// /api/v1/views.
 	RuntimeViews RuntimeViewsConfig `mapstructure:"runtime_views"`
@@ -93,6 +97,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.RuntimeViews.MemoryLimitMiB < 1 {
 		errs = append(errs, fmt.Errorf("runtime_views.memory_limit_mib must be at least 1, got %d", cfg.RuntimeViews.MemoryLimitMiB))
+	}
+	if err := validateReleaseDates(cfg.ReleaseDates); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cfg.ProbeBuilds.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("probe_builds: %w", err))

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/dashboard"
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
@@ -84,6 +85,10 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 		_ = ln.Close()
 		return err
 	}
+	// The dashboard's own files hold no usage data, and a browser opening a
+	// URL cannot send a bearer token: they are served before the
+	// authenticator, the page's API requests through it.
+	e.server.Handler = dashboard.Outside(e.server.Handler)
 	e.done = make(chan struct{})
 	go func() {
 		defer close(e.done)

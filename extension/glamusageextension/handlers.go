@@ -78,6 +78,14 @@ func (a *api) sessionSummary(ctx context.Context, _ *http.Request, p *params) (a
 	return a.store.SessionSummary(ctx, r)
 }
 
+func (a *api) sessionsDaily(ctx context.Context, _ *http.Request, p *params) (any, error) {
+	r, err := a.timeRange(p)
+	if err != nil {
+		return nil, err
+	}
+	return a.store.SessionsDaily(ctx, r)
+}
+
 type sessionBody struct {
 	SessionID string           `json:"session_id"`
 	Events    []usageapi.Event `json:"events"`
