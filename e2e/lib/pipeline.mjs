@@ -19,10 +19,13 @@ const consumer = 'glam_views';
 //   receiverPort, apiPort  where the receiver and the usage API listen
 //   allowedOrigins         the receiver's cors.allowed_origins
 //   receiver               more receiver settings
-function pipelineConfig({ dsn, receiverPort, apiPort, allowedOrigins = [], receiver = {} }) {
+//   usage                  more glam_usage settings
+//   extensions             more extensions (an authenticator), started before glam_usage
+function pipelineConfig({ dsn, receiverPort, apiPort, allowedOrigins = [], receiver = {}, usage = {}, extensions = {} }) {
   return {
     extensions: {
-      glam_usage: { endpoint: `127.0.0.1:${apiPort}`, dsn },
+      ...extensions,
+      glam_usage: { endpoint: `127.0.0.1:${apiPort}`, dsn, ...usage },
     },
     receivers: {
       glam: {
@@ -44,7 +47,7 @@ function pipelineConfig({ dsn, receiverPort, apiPort, allowedOrigins = [], recei
       glam_postgres: { dsn, create_schema: true },
     },
     service: {
-      extensions: ['glam_usage'],
+      extensions: [...Object.keys(extensions), 'glam_usage'],
       telemetry: { metrics: { level: 'none' }, logs: { level: 'info' } },
       pipelines: {
         logs: { receivers: ['glam'], exporters: ['glam_postgres'] },
@@ -56,12 +59,12 @@ function pipelineConfig({ dsn, receiverPort, apiPort, allowedOrigins = [], recei
 
 // startPipeline runs the collector on database db until the test ends (or
 // stop()). api is the usage API's origin, origin the receiver's.
-export async function startPipeline(t, { db, allowedOrigins = [], receiver = {} }) {
+export async function startPipeline(t, { db, allowedOrigins = [], receiver = {}, usage = {}, extensions = {} }) {
   const dir = await tempDir('pipeline');
   t.after(() => rm(dir, { recursive: true, force: true }));
   const receiverPort = await freePort();
   const apiPort = await freePort();
-  const run = await runCollector(dir, pipelineConfig({ dsn: db.dsn, receiverPort, apiPort, allowedOrigins, receiver }), [receiverPort, apiPort]);
+  const run = await runCollector(dir, pipelineConfig({ dsn: db.dsn, receiverPort, apiPort, allowedOrigins, receiver, usage, extensions }), [receiverPort, apiPort]);
   t.after(() => run.stop());
   const api = `http://127.0.0.1:${apiPort}`;
   return {
