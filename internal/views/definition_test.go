@@ -46,7 +46,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		Window: Window{Size: 24 * time.Hour}, MaxSeries: 5}
 	b, err := json.Marshal(in)
 	require.NoError(t, err)
-	assert.True(t, strings.Contains(string(b), `"window":{"size":"24h0m0s"}`), string(b))
+	assert.True(t, strings.Contains(string(b), `"window":{"size":"24h"}`), string(b))
 	out, err := Parse(b)
 	require.NoError(t, err)
 	assert.Equal(t, in, out)
@@ -68,4 +68,11 @@ func TestMaxBytes(t *testing.T) {
 	assert.Equal(t, int64(600_000), count.MaxBytes())
 	dist := Definition{Aggregation: AggregationDistribution, Buckets: []float64{1, 2, 3}, MaxSeries: 1000, Window: Window{SessionGap: time.Minute}}
 	assert.Equal(t, int64(332_000), dist.MaxBytes())
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 90 * time.Minute: "1h30m", 30 * time.Minute: "30m",
+		90 * time.Second: "1m30s", 1500 * time.Millisecond: "1.5s", time.Hour + time.Second: "1h0m1s"} {
+		assert.Equal(t, want, shortDuration(d), d)
+	}
 }

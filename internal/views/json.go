@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,15 +20,28 @@ type windowJSON struct {
 func (w Window) MarshalJSON() ([]byte, error) {
 	var j windowJSON
 	if w.Size != 0 {
-		j.Size = w.Size.String()
+		j.Size = shortDuration(w.Size)
 	}
 	if w.SessionGap != 0 {
-		j.SessionGap = w.SessionGap.String()
+		j.SessionGap = shortDuration(w.SessionGap)
 	}
 	if w.MaxDuration != 0 {
-		j.MaxDuration = w.MaxDuration.String()
+		j.MaxDuration = shortDuration(w.MaxDuration)
 	}
 	return json.Marshal(j)
+}
+
+// shortDuration is d as a person writes it in a config: 24h, 1h30m, 30m,
+// not Go's 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // UnmarshalJSON reads durations as strings, refusing unknown keys.
