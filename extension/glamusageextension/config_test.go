@@ -44,6 +44,9 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadHeaderTimeout, "a stalled client is cut off")
 	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadTimeout)
 	assert.Zero(t, cfg.ProbeBuilds.Workers, "builds need BigQuery credentials: none run by default")
+	assert.False(t, cfg.RuntimeViews.WriteAuth.HasValue(), "no view is written through the API unless configured")
+	assert.Equal(t, 20, cfg.RuntimeViews.MaxViews)
+	assert.Equal(t, 64, cfg.RuntimeViews.MemoryLimitMiB)
 }
 
 func TestConfigCustom(t *testing.T) {
@@ -67,6 +70,10 @@ func TestConfigCustom(t *testing.T) {
 	assert.Equal(t, component.MustNewID("bearertokenauth"), cfg.ServerConfig.Auth.Get().Config.AuthenticatorID)
 	assert.Equal(t, 2, cfg.ProbeBuilds.Workers)
 	assert.Equal(t, "my-project", cfg.ProbeBuilds.BigQuery.ProjectID)
+	require.True(t, cfg.RuntimeViews.WriteAuth.HasValue())
+	assert.Equal(t, component.MustNewIDWithName("bearertokenauth", "view_writers"), cfg.RuntimeViews.WriteAuth.Get().AuthenticatorID)
+	assert.Equal(t, 5, cfg.RuntimeViews.MaxViews)
+	assert.Equal(t, 16, cfg.RuntimeViews.MemoryLimitMiB)
 }
 
 func TestConfigInvalidReportsEveryProblem(t *testing.T) {
@@ -77,6 +84,7 @@ func TestConfigInvalidReportsEveryProblem(t *testing.T) {
 		"query_timeout must be positive", "max_range must be at least 1h",
 		"default_range must be positive and at most max_range", "max_limit must be at least 1",
 		"views.sessions must name a view", "active_within must be positive",
+		"runtime_views.max_views must not be negative", "runtime_views.memory_limit_mib must be at least 1",
 	} {
 		assert.ErrorContains(t, err, want)
 	}

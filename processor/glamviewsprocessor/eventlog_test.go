@@ -272,3 +272,20 @@ func TestRuntimeViewsAreSetsOfTheirOwn(t *testing.T) {
 	assert.True(t, consumererror.IsPermanent(err))
 	assert.Contains(t, err.Error(), "median")
 }
+
+// A runtime view's max_series bounds it as a config view's does.
+func TestRuntimeViewsKeepTheirSeriesLimit(t *testing.T) {
+	h := newHarness(t, testConfig(hourly("hourly", measureViews, AggregationCount)))
+	at := t0.Add(10 * time.Minute)
+	h.clock.set(at)
+	def := `{"name":"rt","measure":"` + measureViews + `","aggregation":"count","tag_keys":["` + usage.AttrProbeName + `"],"window":{"size":"1h"},"max_series":1}`
+	require.NoError(t, h.consumeLog(runtimePayload(t, "view:rt:1", def, pos(0), pos(3), true,
+		m{measureViews, at, 1, probe("a")}, m{measureViews, at, 1, probe("b")}, m{measureViews, at, 1, probe("c")})))
+	h.flushAt(at.Add(time.Second))
+	batches := h.sink.AllMetrics()
+	require.Len(t, batches, 1)
+	assert.Equal(t, []out{
+		{view: "rt", start: t0, end: t0.Add(time.Hour), tags: map[string]string{usage.AttrProbeName: "a"}, count: 1},
+		{view: "rt", start: t0, end: t0.Add(time.Hour), tags: map[string]string{attrOverflow: "true"}, count: 2},
+	}, withoutBatch(parse(t, batches[0])))
+}

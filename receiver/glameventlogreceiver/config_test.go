@@ -34,6 +34,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.LeaseRetry)
 	assert.Equal(t, time.Second, cfg.Backoff)
 	assert.Equal(t, 25*time.Hour, cfg.SessionContext, "the default session views' 24h max_duration and 30m gap")
+	assert.True(t, cfg.RuntimeViews, "views created through the usage API are read")
 	events := map[string]string{}
 	for _, m := range cfg.Measures {
 		events[m.Event] = m.Name
@@ -53,6 +54,7 @@ func TestCustomConfig(t *testing.T) {
 	assert.Equal(t, 2*time.Second, cfg.LeaseRetry)
 	assert.Equal(t, 3*time.Second, cfg.Backoff)
 	assert.Equal(t, 49*time.Hour, cfg.SessionContext)
+	assert.False(t, cfg.RuntimeViews)
 	assert.Equal(t, []MeasureConfig{
 		{Name: "glam.probe_views", Description: "Probes viewed", Unit: "{view}", Event: "probe.view"},
 		{Name: "glam.load_time", Unit: "ms", Event: "page.view", Value: "load_ms"},

@@ -60,3 +60,14 @@ func TestMeasuresOfEvents(t *testing.T) {
 		"glam.events":      {1, 1, 1, 1, 1, 1},
 	}, got)
 }
+
+// A runtime view's reader records its view's measure only.
+func TestOnlyKeepsOneMeasure(t *testing.T) {
+	set, err := compileMeasures(defaultMeasures())
+	require.NoError(t, err)
+	assert.Equal(t, []string{usage.MeasureActions, usage.MeasureEvents, usage.MeasurePageViews, usage.MeasureProbeViews, usage.MeasureSearches}, set.names())
+	only := set.only(usage.MeasureProbeViews)
+	assert.Equal(t, []string{usage.MeasureProbeViews}, only.names())
+	assert.Equal(t, []string{usage.MeasureEvents}, set.only(usage.MeasureEvents).names(), "a measure of every event")
+	assert.True(t, set.only("glam.nothing").empty())
+}
