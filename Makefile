@@ -46,8 +46,18 @@ test: lint check-generate test-go validate test-e2e
 
 # The probe-build tests run against the BigQuery emulator, built once. Every
 # package runs under the race detector (about 2.5 minutes on 2 cores).
-test-go: bigquery-emulator
+test-go: bigquery-emulator test-prometheus
 	$(GO) test -count=1 -race ./...
+
+## test-prometheus: the alerting rules in deploy/prometheus: promtool check rules, and their unit tests
+## (promtool test rules) with the shipped windows; without promtool it skips, unless CI is set
+PROMTOOL ?= promtool
+.PHONY: test-prometheus
+test-prometheus:
+	@if ! command -v $(PROMTOOL) >/dev/null; then \
+	  if [ -n "$${CI:-}" ]; then echo "promtool not found: apt-get install prometheus"; exit 1; fi; \
+	  echo "skipping test-prometheus: promtool not found (apt-get install prometheus)"; exit 0; fi; \
+	cd deploy/prometheus && $(PROMTOOL) check rules glam-alerts.yml && $(PROMTOOL) test rules *_test.yaml
 
 ## validate: every sample config in testdata/ passes `otelcol-glam validate`
 validate: build

@@ -136,6 +136,9 @@ type collectorConfig struct {
 	api bool
 	// flush is glam_views' flush_interval.
 	flush time.Duration
+	// tweak, when set, changes the configuration (decoded YAML) before it
+	// is written: components, pipelines and telemetry of the test's own.
+	tweak func(cfg map[string]any)
 	// viewWriter, with api, is the bearer token that may create and
 	// delete runtime views (runtime_views.write_auth).
 	viewWriter string
@@ -217,6 +220,9 @@ func startCollector(t testing.TB, name string, cc collectorConfig) *collector {
 				"metrics": map[string]any{"receivers": []string{"glam_eventlog"}, "processors": []string{"glam_views"}, "exporters": []string{"glam_postgres"}},
 			},
 		},
+	}
+	if cc.tweak != nil {
+		cc.tweak(cfg)
 	}
 	body, err := json.MarshalIndent(cfg, "", "  ") // JSON is YAML
 	if err != nil {
