@@ -423,11 +423,26 @@ func (b *lockedBuffer) tail(n int) string {
 	return string(b.b)
 }
 
+// startServer writes files into a directory of the test's, runs bin with
+// the flags args gives for that directory and a free loopback address, and
+// waits until its /-/ready answers; it returns the address.
+func startServer(t *testing.T, bin string, files map[string]string, args func(dir, addr string) []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startProgram(t, bin, args(dir, addr), "http://"+addr+"/-/ready")
+	return addr
+}
+
 // startAlertmanager runs Alertmanager, without clustering, sending every
 // alert at once (and its resolution) to webhookURL; it returns its address.
 func startAlertmanager(t *testing.T, webhookURL string) string {
 	t.Helper()
-	dir := t.TempDir()
 	cfg := fmt.Sprintf(`route:
   receiver: test
   group_by: [alertname]
@@ -440,17 +455,14 @@ receivers:
       - url: %q
         send_resolved: true
 `, webhookURL)
-	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProgram(t, alertmanagerBin, []string{
-		"--config.file=" + filepath.Join(dir, "alertmanager.yml"),
-		"--storage.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
-		"--cluster.listen-address=",
-	}, "http://"+addr+"/-/ready")
-	return addr
+	return startServer(t, alertmanagerBin, map[string]string{"alertmanager.yml": cfg}, func(dir, addr string) []string {
+		return []string{
+			"--config.file=" + filepath.Join(dir, "alertmanager.yml"),
+			"--storage.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr,
+			"--cluster.listen-address=",
+		}
+	})
 }
 
 type prometheus struct{ base string }
@@ -460,10 +472,6 @@ type prometheus struct{ base string }
 // alerting to alertmanager.
 func startPrometheus(t *testing.T, alertmanager, rules string, targets []string) *prometheus {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "glam-alerts.yml"), []byte(rules), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	quoted := make([]string, len(targets))
 	for i, tg := range targets {
 		quoted[i] = strconv.Quote(tg)
@@ -481,17 +489,15 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, alertmanager, strings.Join(quoted, ", "))
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProgram(t, prometheusBin, []string{
-		"--config.file=" + filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
-		// Resolved and firing alerts go out at once, not a minute later.
-		"--rules.alert.resend-delay=1s",
-	}, "http://"+addr+"/-/ready")
+	addr := startServer(t, prometheusBin, map[string]string{"prometheus.yml": cfg, "glam-alerts.yml": rules}, func(dir, addr string) []string {
+		return []string{
+			"--config.file=" + filepath.Join(dir, "prometheus.yml"),
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr,
+			// Resolved and firing alerts go out at once, not a minute later.
+			"--rules.alert.resend-delay=1s",
+		}
+	})
 	return &prometheus{base: "http://" + addr}
 }
 
