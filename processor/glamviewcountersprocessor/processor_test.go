@@ -274,7 +274,7 @@ func TestSessionsCountedOncePerWindow(t *testing.T) {
 	}
 	t1, t2 := day0.Add(9*time.Hour), day0.Add(9*time.Hour+45*time.Minute)
 	h.consume(viewBatch("s-1", s("A", t1, 3), s("B", t1, 1)))
-	h.consume(viewBatch("s-2", s("A", t1, 2)))             // A grows: not a new session
+	h.consume(viewBatch("s-2", s("A", t1, 2)))                // A grows: not a new session
 	h.consume(viewBatch("s-3", s("A", t2, 1), s("C", t2, 4))) // A again after the gap, and C
 	assert.Equal(t, map[string]float64{viewSessions + "{}": 4}, totals(h.streams()))
 
