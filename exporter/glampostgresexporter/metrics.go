@@ -16,15 +16,12 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
-const (
-	stageViewRows       = "glam_stage_view_rows"
-	createStageViewRows = `CREATE TEMP TABLE IF NOT EXISTS ` + stageViewRows + ` (
-		view text, window_start timestamptz, tags_hash bytea, tags jsonb, window_end timestamptz,
-		metric_type text, count bigint, sum double precision, bucket_bounds double precision[],
-		bucket_counts bigint[], min double precision, max double precision,
-		last_value double precision, last_value_time timestamptz
-	) ON COMMIT DELETE ROWS`
-)
+const stageViewRows = "glam_stage_view_rows"
+
+// createStageViewRows makes the session's staging table of view rows with
+// the columns and types of the view rows table itself.
+var createStageViewRows = `CREATE TEMP TABLE IF NOT EXISTS ` + stageViewRows + ` ON COMMIT DELETE ROWS AS
+	SELECT ` + strings.Join(pgschema.ViewRowColumns, ", ") + ` FROM ` + pgschema.ViewRowsTable + ` WITH NO DATA`
 
 // claimBatchRows records each (batch, row) of the batch as applied and
 // returns those not recorded before: only they are merged.

@@ -19,6 +19,13 @@ const (
 	// ViewsTable holds the views created at runtime through the usage
 	// API, and where each one's backfill ends.
 	ViewsTable = "glam_usage_views"
+	// ProbeBuildJobsTable is the probe-build queue: one row per job, its
+	// status, lease and progress.
+	ProbeBuildJobsTable = "glam_probe_build_jobs"
+	// ProbeBuildIdempotencyTable maps Idempotency-Key headers to jobs.
+	ProbeBuildIdempotencyTable = "glam_probe_build_idempotency"
+	// ProbeLastBuiltTable records when each probe was last built.
+	ProbeLastBuiltTable = "glam_probe_last_built"
 	// MigrationsTable records the schema versions applied.
 	MigrationsTable = "glam_schema_migrations"
 )
@@ -27,6 +34,20 @@ const (
 // transaction that stores new events, so that log consumers wake at its
 // commit instead of polling.
 const EventsChannel = "glam_usage_events"
+
+// ProbeBuildsChannel is the LISTEN/NOTIFY channel of the probe-build queue:
+// "job" when work is queued, "cancel:<id>" when a running job is cancelled.
+const ProbeBuildsChannel = "glam_probe_builds"
+
+// GLAMAggregationTable is GLAM's aggregation table (migration 0004, as
+// GLAM's own migrations make it) of Firefox desktop's channel when desktop,
+// else of the Glean product.
+func GLAMAggregationTable(desktop bool, productOrChannel string) string {
+	if desktop {
+		return "glam_desktop_" + productOrChannel + "_aggregation"
+	}
+	return "glam_" + productOrChannel + "_aggregation"
+}
 
 // ViewsChannel is the LISTEN/NOTIFY channel the usage API notifies when it
 // creates or deletes a runtime view, so that every collector's log reader

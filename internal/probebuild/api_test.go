@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // Tests of the HTTP contract and the queue that need no worker: workers: 0
@@ -122,7 +124,7 @@ func TestConcurrentIdenticalRequestsMakeOneJob(t *testing.T) {
 		assert.Equal(t, ids[0], ids[i])
 	}
 	var jobs int
-	require.NoError(t, s.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+jobsTable).Scan(&jobs))
+	require.NoError(t, s.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+pgschema.ProbeBuildJobsTable).Scan(&jobs))
 	assert.Equal(t, 1, jobs)
 
 	// Another probe, channel or version count is another build.
@@ -232,7 +234,7 @@ func TestPrefetchQueuesHotProbesNotBuiltRecently(t *testing.T) {
 	cfg.Prefetch = PrefetchConfig{Enabled: true, Interval: time.Hour, Days: 30, Limit: 3, NotBuiltWithin: 24 * time.Hour}
 	pool := newPool(t)
 	ctx := context.Background()
-	_, err := pool.Exec(ctx, `INSERT INTO `+lastBuiltTable+` (product, channel, probe, built_at, job_id, versions, rows_written)
+	_, err := pool.Exec(ctx, `INSERT INTO `+pgschema.ProbeLastBuiltTable+` (product, channel, probe, built_at, job_id, versions, rows_written)
 		VALUES ('firefox', 'nightly', 'recent_probe', now() - interval '1 hour', gen_random_uuid(), '{120}', 5),
 		       ('firefox', 'nightly', 'stale_probe', now() - interval '3 days', gen_random_uuid(), '{120}', 5)`)
 	require.NoError(t, err)
@@ -254,7 +256,7 @@ func TestPrefetchQueuesHotProbesNotBuiltRecently(t *testing.T) {
 		queued, _, err := QueueDepth(ctx, pool)
 		return err == nil && queued == 2
 	}, time.Minute, 10*time.Millisecond)
-	rows, err := pool.Query(ctx, `SELECT build->>'probe', priority FROM `+jobsTable+` ORDER BY 1`)
+	rows, err := pool.Query(ctx, `SELECT build->>'probe', priority FROM `+pgschema.ProbeBuildJobsTable+` ORDER BY 1`)
 	require.NoError(t, err)
 	var got []string
 	for rows.Next() {
@@ -278,11 +280,11 @@ func TestFinishedJobsAreDeletedAfterRetention(t *testing.T) {
 	for _, probe := range []string{"old_done", "recent_done", "old_queued"} {
 		ids = append(ids, enqueue(t, s, Request{Product: "firefox", Channel: "nightly", Probe: probe}).ID)
 	}
-	_, err := pool.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'succeeded', finished_at = now() - interval '3 hours' WHERE id = $1`, ids[0])
+	_, err := pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'succeeded', finished_at = now() - interval '3 hours' WHERE id = $1`, ids[0])
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'failed', finished_at = now() - interval '1 hour' WHERE id = $1`, ids[1])
+	_, err = pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'failed', finished_at = now() - interval '1 hour' WHERE id = $1`, ids[1])
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `UPDATE `+jobsTable+` SET created_at = now() - interval '3 hours' WHERE id = $1`, ids[2])
+	_, err = pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET created_at = now() - interval '3 hours' WHERE id = $1`, ids[2])
 	require.NoError(t, err)
 	n, err := s.q.deleteExpired(ctx)
 	require.NoError(t, err)
@@ -306,7 +308,7 @@ func TestListShowsTheLatestBuildsWithTheirProgress(t *testing.T) {
 		ids = append(ids, body["id"].(string))
 		// Minutes apart, so that the order is the creation order whatever
 		// the clock's resolution.
-		_, err := s.pool.Exec(ctx, `UPDATE `+jobsTable+` SET created_at = now() - $2::interval WHERE id = $1`, ids[i], fmt.Sprintf("%d minutes", 10-i))
+		_, err := s.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET created_at = now() - $2::interval WHERE id = $1`, ids[i], fmt.Sprintf("%d minutes", 10-i))
 		require.NoError(t, err)
 	}
 	running, err := s.q.claim(ctx, "w")

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // noopBuilder builds nothing, so that the benchmarks measure the queue:
@@ -89,7 +91,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 			b.StopTimer()
 			var succeeded int
 			require.NoError(b, pool.QueryRow(context.Background(),
-				`SELECT count(*) FROM `+jobsTable+` WHERE status = 'succeeded'`).Scan(&succeeded))
+				`SELECT count(*) FROM `+pgschema.ProbeBuildJobsTable+` WHERE status = 'succeeded'`).Scan(&succeeded))
 			require.Equal(b, b.N, succeeded)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
 		})

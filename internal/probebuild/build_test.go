@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // Tests against a real BigQuery engine: the emulator, loaded with
@@ -460,7 +462,7 @@ func TestStalledWorkerLosesItsJobAndItsRowsAreNotWritten(t *testing.T) {
 	assert.Equal(t, want, storedRows(t, pool, j.Build))
 	var updatedSince int64
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM glam_desktop_nightly_aggregation
-		WHERE xmin::text::bigint > (SELECT xmin::text::bigint FROM `+jobsTable+` WHERE id = $1)`, j.ID).Scan(&updatedSince))
+		WHERE xmin::text::bigint > (SELECT xmin::text::bigint FROM `+pgschema.ProbeBuildJobsTable+` WHERE id = $1)`, j.ID).Scan(&updatedSince))
 	assert.Equal(t, int64(0), updatedSince, "no row written after the job completed")
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // signal wakes every waiting worker at once: waiters take the current
@@ -31,7 +33,7 @@ func (s *signal) broadcast() {
 	s.ch = make(chan struct{})
 }
 
-// listen holds a connection LISTENing on notifyChannel until ctx ends: "job"
+// listen holds a connection LISTENing on pgschema.ProbeBuildsChannel until ctx ends: "job"
 // wakes the workers, "cancel:<id>" stops that job if it runs here. After a
 // lost connection it reconnects and wakes the workers, since notifications
 // sent meanwhile are gone.
@@ -63,7 +65,7 @@ func (s *Service) listenOnce(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgschema.ProbeBuildsChannel); err != nil {
 		return err
 	}
 	s.listening.Do(func() { close(s.listenReady) })

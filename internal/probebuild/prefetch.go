@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // HotlistFunc returns the most viewed probes of the last days, best first,
@@ -59,7 +61,7 @@ func (s *Service) EnqueuePrefetch(ctx context.Context, reqs []Request) (int, err
 // builtWithin reports whether the probe of b was last built less than d ago.
 func (s *Service) builtWithin(ctx context.Context, b Build, d time.Duration) (bool, error) {
 	var recent bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+lastBuiltTable+`
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgschema.ProbeLastBuiltTable+`
 		WHERE product = $1 AND channel = $2 AND app_id = $3 AND ping_type = $4 AND probe = $5
 		AND built_at > now() - $6::interval)`, b.Product, b.Channel, b.AppID, b.PingType, b.Probe, d).Scan(&recent)
 	return recent, err

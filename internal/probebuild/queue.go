@@ -14,16 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-)
 
-// Table and channel names of the queue (created by pgschema's migrations).
-const (
-	jobsTable        = "glam_probe_build_jobs"
-	idempotencyTable = "glam_probe_build_idempotency"
-	lastBuiltTable   = "glam_probe_last_built"
-	// notifyChannel carries "job" when work is queued and "cancel:<id>"
-	// when a running job is cancelled.
-	notifyChannel = "glam_probe_builds"
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 var (
@@ -82,14 +74,14 @@ func (q *queue) get(ctx context.Context, id string) (*Job, error) {
 	if !isUUID(id) {
 		return nil, ErrNotFound
 	}
-	return scanJob(q.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, id))
+	return scanJob(q.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+pgschema.ProbeBuildJobsTable+` WHERE id = $1`, id))
 }
 
 // list reads the latest jobs, newest first, of any of statuses (of every
 // status when there is none). job_retention keeps the table small enough
 // to sort without an index.
 func (q *queue) list(ctx context.Context, statuses []string, limit int) ([]*Job, error) {
-	rows, err := q.pool.Query(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+`
+	rows, err := q.pool.Query(ctx, `SELECT `+jobColumns+` FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE coalesce(cardinality($1::text[]), 0) = 0 OR status = ANY($1::text[])
 		ORDER BY created_at DESC, id LIMIT $2`, statuses, limit)
 	if err != nil {
@@ -113,7 +105,7 @@ func (q *queue) fresh(ctx context.Context, b Build) (*Job, error) {
 	if q.cfg.FreshFor <= 0 {
 		return nil, nil
 	}
-	j, err := scanJob(q.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+`
+	j, err := scanJob(q.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE build_key = $1 AND status = 'succeeded' AND finished_at > now() - $2::interval
 		ORDER BY finished_at DESC LIMIT 1`, b.Key(), q.cfg.FreshFor))
 	if errors.Is(err, ErrNotFound) {
@@ -155,16 +147,16 @@ func (q *queue) enqueue(ctx context.Context, req Request, priority int, idemKey 
 		}
 		for {
 			var id string
-			err := tx.QueryRow(ctx, `INSERT INTO `+jobsTable+` (build_key, build, request, priority, max_attempts)
+			err := tx.QueryRow(ctx, `INSERT INTO `+pgschema.ProbeBuildJobsTable+` (build_key, build, request, priority, max_attempts)
 				VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (build_key) WHERE status IN ('queued', 'running') DO NOTHING
 				RETURNING id`, b.Key(), buildJSON, reqJSON, priority, q.cfg.MaxAttempts).Scan(&id)
 			if err == nil {
 				res.Created = true
-				if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'job')`, notifyChannel); err != nil {
+				if _, err := tx.Exec(ctx, `SELECT pg_notify($1, 'job')`, pgschema.ProbeBuildsChannel); err != nil {
 					return err
 				}
-				if res.Job, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, id)); err != nil {
+				if res.Job, err = scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+pgschema.ProbeBuildJobsTable+` WHERE id = $1`, id)); err != nil {
 					return err
 				}
 				break
@@ -174,7 +166,7 @@ func (q *queue) enqueue(ctx context.Context, req Request, priority int, idemKey 
 			}
 			// A live job holds the build: join it, raising its priority
 			// when a person now waits for what prefetch queued.
-			res.Job, err = scanJob(tx.QueryRow(ctx, `UPDATE `+jobsTable+` SET priority = greatest(priority, $2)
+			res.Job, err = scanJob(tx.QueryRow(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET priority = greatest(priority, $2)
 				WHERE build_key = $1 AND status IN ('queued', 'running')
 				RETURNING `+jobColumns, b.Key(), priority))
 			if errors.Is(err, ErrNotFound) {
@@ -188,7 +180,7 @@ func (q *queue) enqueue(ctx context.Context, req Request, priority int, idemKey 
 		if idemKey == "" {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO `+idempotencyTable+` (key, request_hash, job_id) VALUES ($1, $2, $3)
+		tag, err := tx.Exec(ctx, `INSERT INTO `+pgschema.ProbeBuildIdempotencyTable+` (key, request_hash, job_id) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO NOTHING`, idemKey, hex.EncodeToString(reqHash[:]), res.Job.ID)
 		if err != nil {
 			return err
@@ -209,7 +201,7 @@ var errRetryIdempotency = errors.New("idempotency key taken concurrently")
 
 func (q *queue) byIdempotencyKey(ctx context.Context, tx pgx.Tx, key string, reqHash []byte) (*Job, error) {
 	var jobID, hash string
-	err := tx.QueryRow(ctx, `SELECT job_id, request_hash FROM `+idempotencyTable+` WHERE key = $1`, key).Scan(&jobID, &hash)
+	err := tx.QueryRow(ctx, `SELECT job_id, request_hash FROM `+pgschema.ProbeBuildIdempotencyTable+` WHERE key = $1`, key).Scan(&jobID, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -219,16 +211,16 @@ func (q *queue) byIdempotencyKey(ctx context.Context, tx pgx.Tx, key string, req
 	if hash != hex.EncodeToString(reqHash) {
 		return nil, ErrIdempotencyMismatch
 	}
-	return scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+jobsTable+` WHERE id = $1`, jobID))
+	return scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+pgschema.ProbeBuildJobsTable+` WHERE id = $1`, jobID))
 }
 
 // claim takes the most urgent runnable job for a new attempt, or returns nil.
 func (q *queue) claim(ctx context.Context, worker string) (*Job, error) {
 	lease := worker + "/" + randomToken()
-	j, err := scanJob(q.pool.QueryRow(ctx, `UPDATE `+jobsTable+` SET status = 'running', attempts = attempts + 1,
+	j, err := scanJob(q.pool.QueryRow(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'running', attempts = attempts + 1,
 			lease_owner = $1, lease_expires_at = now() + $2::interval, started_at = now(), heartbeat_at = now(),
 			stage = 'starting', progress = 0
-		WHERE id = (SELECT id FROM `+jobsTable+` WHERE status = 'queued' AND run_after <= now()
+		WHERE id = (SELECT id FROM `+pgschema.ProbeBuildJobsTable+` WHERE status = 'queued' AND run_after <= now()
 			ORDER BY priority DESC, run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING `+jobColumns, lease, q.cfg.Lease))
 	if errors.Is(err, ErrNotFound) {
@@ -239,7 +231,7 @@ func (q *queue) claim(ctx context.Context, worker string) (*Job, error) {
 
 // heartbeat renews the attempt's lease and records its progress.
 func (q *queue) heartbeat(ctx context.Context, j *Job, stage string, progress float64) error {
-	tag, err := q.pool.Exec(ctx, `UPDATE `+jobsTable+` SET lease_expires_at = now() + $3::interval,
+	tag, err := q.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET lease_expires_at = now() + $3::interval,
 			heartbeat_at = now(), stage = $4, progress = $5
 		WHERE id = $1 AND lease_owner = $2 AND status = 'running'`, j.ID, j.lease, q.cfg.Lease, stage, progress)
 	if err != nil {
@@ -255,7 +247,7 @@ func (q *queue) heartbeat(ctx context.Context, j *Job, stage string, progress fl
 // that nothing else (lease reclaim, cancel) changes the job until tx ends.
 func lockLease(ctx context.Context, tx pgx.Tx, j *Job) error {
 	var id string
-	err := tx.QueryRow(ctx, `SELECT id FROM `+jobsTable+` WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+	err := tx.QueryRow(ctx, `SELECT id FROM `+pgschema.ProbeBuildJobsTable+` WHERE id = $1 AND lease_owner = $2 AND status = 'running'
 		FOR UPDATE`, j.ID, j.lease).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errLeaseLost
@@ -271,14 +263,14 @@ func complete(ctx context.Context, tx pgx.Tx, j *Job, rows int64, versions []int
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'succeeded', stage = 'done', progress = 1,
+	if _, err := tx.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'succeeded', stage = 'done', progress = 1,
 			error = NULL, rows_written = $2, versions_built = $3, finished_at = now(), lease_owner = NULL,
 			lease_expires_at = NULL, view_refresh = $4
 		WHERE id = $1`, j.ID, rows, versions, vrJSON); err != nil {
 		return err
 	}
 	b := j.Build
-	_, err = tx.Exec(ctx, `INSERT INTO `+lastBuiltTable+` (product, channel, app_id, ping_type, probe, built_at, job_id, versions, rows_written)
+	_, err = tx.Exec(ctx, `INSERT INTO `+pgschema.ProbeLastBuiltTable+` (product, channel, app_id, ping_type, probe, built_at, job_id, versions, rows_written)
 		VALUES ($1, $2, $3, $4, $5, now(), $6, $7, $8)
 		ON CONFLICT (product, channel, app_id, ping_type, probe) DO UPDATE SET built_at = excluded.built_at,
 			job_id = excluded.job_id, versions = excluded.versions, rows_written = excluded.rows_written`,
@@ -289,7 +281,7 @@ func complete(ctx context.Context, tx pgx.Tx, j *Job, rows int64, versions []int
 // fail ends the attempt: the job goes back to the queue after a backoff,
 // or fails for good when permanent or out of attempts.
 func (q *queue) fail(ctx context.Context, j *Job, cause error, permanent bool) error {
-	tag, err := q.pool.Exec(ctx, `UPDATE `+jobsTable+` SET
+	tag, err := q.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET
 			status = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
 			stage = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'waiting to retry' END,
 			error = $4, lease_owner = NULL, lease_expires_at = NULL,
@@ -317,12 +309,12 @@ func attemptError(j *Job, cause error) string {
 // counting the attempt.
 func (q *queue) release(ctx context.Context, j *Job) error {
 	return pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE `+jobsTable+` SET status = 'queued', stage = 'queued', progress = 0,
+		if _, err := tx.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'queued', stage = 'queued', progress = 0,
 				attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_expires_at = NULL, run_after = now()
 			WHERE id = $1 AND lease_owner = $2 AND status = 'running'`, j.ID, j.lease); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, 'job')`, notifyChannel)
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, 'job')`, pgschema.ProbeBuildsChannel)
 		return err
 	})
 }
@@ -330,7 +322,7 @@ func (q *queue) release(ctx context.Context, j *Job) error {
 // reclaimExpired requeues (or fails, when out of attempts) running jobs whose
 // lease expired: their worker died or hung. It returns how many it touched.
 func (q *queue) reclaimExpired(ctx context.Context) (int64, error) {
-	tag, err := q.pool.Exec(ctx, `UPDATE `+jobsTable+` SET
+	tag, err := q.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET
 			status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
 			stage = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting to retry' END,
 			error = format('attempt %s of %s: lease expired: worker %s stopped sending heartbeats',
@@ -338,7 +330,7 @@ func (q *queue) reclaimExpired(ctx context.Context) (int64, error) {
 			lease_owner = NULL, lease_expires_at = NULL,
 			run_after = now() + `+backoffSQL("$1", "$2")+`,
 			finished_at = CASE WHEN attempts >= max_attempts THEN now() END
-		WHERE id IN (SELECT id FROM `+jobsTable+` WHERE status = 'running' AND lease_expires_at < now()
+		WHERE id IN (SELECT id FROM `+pgschema.ProbeBuildJobsTable+` WHERE status = 'running' AND lease_expires_at < now()
 			FOR UPDATE SKIP LOCKED)`, q.cfg.RetryBackoff, q.cfg.MaxRetryBackoff)
 	if err != nil {
 		return 0, err
@@ -352,7 +344,7 @@ func (q *queue) deleteExpired(ctx context.Context) (int64, error) {
 	if q.cfg.JobRetention <= 0 {
 		return 0, nil
 	}
-	tag, err := q.pool.Exec(ctx, `DELETE FROM `+jobsTable+` WHERE id IN (SELECT id FROM `+jobsTable+`
+	tag, err := q.pool.Exec(ctx, `DELETE FROM `+pgschema.ProbeBuildJobsTable+` WHERE id IN (SELECT id FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < now() - $1::interval
 		LIMIT 1000 FOR UPDATE SKIP LOCKED)`, q.cfg.JobRetention)
 	if err != nil {
@@ -370,14 +362,14 @@ func (q *queue) cancel(ctx context.Context, id string) (*Job, bool, error) {
 	var j *Job
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
 		var err error
-		j, err = scanJob(tx.QueryRow(ctx, `UPDATE `+jobsTable+` SET status = 'cancelled', stage = 'cancelled',
+		j, err = scanJob(tx.QueryRow(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET status = 'cancelled', stage = 'cancelled',
 				finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
 			WHERE id = $1 AND status IN ('queued', 'running')
 			RETURNING `+jobColumns, id))
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'cancel:' || $2)`, notifyChannel, id)
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, 'cancel:' || $2)`, pgschema.ProbeBuildsChannel, id)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -390,7 +382,7 @@ func (q *queue) cancel(ctx context.Context, id string) (*Job, bool, error) {
 // nextRunAfter is when the earliest queued job becomes runnable, if any.
 func (q *queue) nextRunAfter(ctx context.Context) (time.Time, bool, error) {
 	var t *time.Time
-	if err := q.pool.QueryRow(ctx, `SELECT min(run_after) FROM `+jobsTable+` WHERE status = 'queued'`).Scan(&t); err != nil {
+	if err := q.pool.QueryRow(ctx, `SELECT min(run_after) FROM `+pgschema.ProbeBuildJobsTable+` WHERE status = 'queued'`).Scan(&t); err != nil {
 		return time.Time{}, false, err
 	}
 	if t == nil {
@@ -403,7 +395,7 @@ func (q *queue) nextRunAfter(ctx context.Context) (time.Time, bool, error) {
 // endpoint.
 func QueueDepth(ctx context.Context, pool *pgxpool.Pool) (queued, running int64, err error) {
 	err = pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running')
-		FROM `+jobsTable+` WHERE status IN ('queued', 'running')`).Scan(&queued, &running)
+		FROM `+pgschema.ProbeBuildJobsTable+` WHERE status IN ('queued', 'running')`).Scan(&queued, &running)
 	if err != nil {
 		return 0, 0, fmt.Errorf("probe-build queue depth: %w", err)
 	}

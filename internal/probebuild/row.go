@@ -3,6 +3,8 @@ package probebuild
 import (
 	"context"
 	"time"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // Row is one row of a GLAM aggregate table. Desktop rows use Process; Glean
@@ -57,7 +59,7 @@ func (e PermanentError) Unwrap() error { return e.Err }
 // AggregationTable is the GLAM table a build of b writes.
 func AggregationTable(b Build) string {
 	if b.Product == ProductFirefox {
-		return "glam_desktop_" + b.Channel + "_aggregation"
+		return pgschema.GLAMAggregationTable(true, b.Channel)
 	}
-	return "glam_" + b.Product + "_aggregation"
+	return pgschema.GLAMAggregationTable(false, b.Product)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // Backlog is one unfinished status of the job table, for telemetry: how many
@@ -22,7 +24,7 @@ type Backlog struct {
 // every build.
 func Backlogs(ctx context.Context, pool *pgxpool.Pool) ([]Backlog, error) {
 	rows, err := pool.Query(ctx, `SELECT status, count(*), extract(epoch FROM now() - min(created_at))::float8
-		FROM `+jobsTable+` WHERE status IN ('queued', 'running') GROUP BY status`)
+		FROM `+pgschema.ProbeBuildJobsTable+` WHERE status IN ('queued', 'running') GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("probe-build backlog: %w", err)
 	}
@@ -53,7 +55,7 @@ func Backlogs(ctx context.Context, pool *pgxpool.Pool) ([]Backlog, error) {
 // process ran it, and a retried attempt is not a failure until the last.
 func FinishedWithin(ctx context.Context, pool *pgxpool.Pool, d time.Duration) (map[string]int64, error) {
 	out := map[string]int64{StatusSucceeded: 0, StatusFailed: 0, StatusCancelled: 0}
-	rows, err := pool.Query(ctx, `SELECT status, count(*) FROM `+jobsTable+`
+	rows, err := pool.Query(ctx, `SELECT status, count(*) FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at >= now() - $1::interval
 		GROUP BY status`, d)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // The telemetry reads of the job table, over rows the test writes with
@@ -38,7 +40,7 @@ func TestTelemetryReadsTheJobTable(t *testing.T) {
 		if r.finishedAt > 0 {
 			finished = &rows[i].finishedAt
 		}
-		_, err := pool.Exec(ctx, `INSERT INTO `+jobsTable+` (build_key, build, request, status, max_attempts, created_at, finished_at)
+		_, err := pool.Exec(ctx, `INSERT INTO `+pgschema.ProbeBuildJobsTable+` (build_key, build, request, status, max_attempts, created_at, finished_at)
 			VALUES ($1, '{}', '{}', $2, 3, now() - $3::interval, now() - $4::interval)`,
 			"k"+string(rune('a'+i)), r.status, r.age, finished)
 		require.NoError(t, err)

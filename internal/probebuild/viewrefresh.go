@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // View refresh statuses, in a job's view_refresh.
@@ -198,7 +200,7 @@ func (s *Service) tryRefresh(ctx context.Context, jobID, schema, view string, at
 			refreshLockName(schema, view)).Scan(&res.led); err != nil || !res.led {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, view_refresh ->> 'status' FROM `+jobsTable+`
+		rows, err := tx.Query(ctx, `SELECT id, view_refresh ->> 'status' FROM `+pgschema.ProbeBuildJobsTable+`
 			WHERE view_refresh ->> 'schema' = $1 AND view_refresh ->> 'view' = $2
 				AND view_refresh ->> 'status' IN ('pending', 'failed')`, schema, view)
 		if err != nil {
@@ -234,7 +236,7 @@ func (s *Service) tryRefresh(ctx context.Context, jobID, schema, view string, at
 		}
 		res.took = time.Since(t0)
 		ms := math.Round(float64(res.took.Microseconds())/10) / 100
-		_, err = tx.Exec(ctx, `UPDATE `+jobsTable+` SET view_refresh = (view_refresh - 'error') || jsonb_build_object(
+		_, err = tx.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET view_refresh = (view_refresh - 'error') || jsonb_build_object(
 				'status', 'refreshed', 'refreshed_at', statement_timestamp(), 'duration_ms', $2::float8,
 				'refreshed_by', $3::text, 'attempts', $4::int)
 			WHERE id = ANY($1) AND view_refresh ->> 'status' IN ('pending', 'failed')`, res.ids, ms, jobID, attempt)
@@ -288,7 +290,7 @@ func refreshError(err error, cfg ViewRefreshConfig) string {
 // refreshPending reports whether jobs still wait for a refresh of the view.
 func (q *queue) refreshPending(ctx context.Context, schema, view string) (bool, error) {
 	var more bool
-	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+jobsTable+`
+	err := q.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE view_refresh ->> 'schema' = $1 AND view_refresh ->> 'view' = $2
 			AND view_refresh ->> 'status' = 'pending')`, schema, view).Scan(&more)
 	return more, err
@@ -296,7 +298,7 @@ func (q *queue) refreshPending(ctx context.Context, schema, view string) (bool, 
 
 // refreshRetrying records a failed attempt on jobs that stay pending.
 func (q *queue) refreshRetrying(ctx context.Context, ids []string, attempt int, msg string) error {
-	_, err := q.pool.Exec(ctx, `UPDATE `+jobsTable+` SET view_refresh = view_refresh || jsonb_build_object(
+	_, err := q.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET view_refresh = view_refresh || jsonb_build_object(
 			'attempts', $2::int, 'error', $3::text)
 		WHERE id = ANY($1) AND view_refresh ->> 'status' = 'pending'`, ids, attempt, msg)
 	return err
@@ -304,7 +306,7 @@ func (q *queue) refreshRetrying(ctx context.Context, ids []string, attempt int, 
 
 // refreshFailed gives up on the pending jobs of a failed refresh.
 func (q *queue) refreshFailed(ctx context.Context, ids []string, attempt int, msg string) error {
-	_, err := q.pool.Exec(ctx, `UPDATE `+jobsTable+` SET view_refresh = view_refresh || jsonb_build_object(
+	_, err := q.pool.Exec(ctx, `UPDATE `+pgschema.ProbeBuildJobsTable+` SET view_refresh = view_refresh || jsonb_build_object(
 			'status', 'failed', 'attempts', $2::int, 'error', $3::text)
 		WHERE id = ANY($1) AND view_refresh ->> 'status' = 'pending'`, ids, attempt, msg)
 	return err
@@ -316,7 +318,7 @@ type stalePending struct{ jobID, schema, view string }
 
 func (q *queue) stalePendingRefreshes(ctx context.Context) ([]stalePending, error) {
 	rows, err := q.pool.Query(ctx, `SELECT DISTINCT ON (1, 2) view_refresh ->> 'schema', view_refresh ->> 'view', id
-		FROM `+jobsTable+`
+		FROM `+pgschema.ProbeBuildJobsTable+`
 		WHERE view_refresh ->> 'status' = 'pending' AND finished_at < now() - $1::interval
 		ORDER BY 1, 2, finished_at`, q.cfg.Lease)
 	if err != nil {

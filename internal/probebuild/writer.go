@@ -41,6 +41,9 @@ func nullable(s string) any {
 	return s
 }
 
+// stageRows is the temporary table a write copies its rows into.
+const stageRows = "glam_probe_build_rows"
+
 // writeRows upserts rows into table on GLAM's unique key, inside tx: COPY
 // into a temporary table, then one INSERT … ON CONFLICT DO UPDATE.
 func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []Row) (int64, error) {
@@ -52,11 +55,11 @@ func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []
 		cols, key, values = gleanColumns, gleanKey, Row.gleanValues
 	}
 	target := pgx.Identifier{table}.Sanitize()
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE glam_probe_build_rows ON COMMIT DROP AS
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE `+stageRows+` ON COMMIT DROP AS
 		SELECT `+strings.Join(cols, ", ")+` FROM `+target+` WITH NO DATA`); err != nil {
 		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"glam_probe_build_rows"}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{stageRows}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 		return values(rows[i]), nil
 	}))
 	if err != nil {
@@ -72,11 +75,11 @@ func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []
 		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+target+` (`+strings.Join(cols, ", ")+`)
-		SELECT `+strings.Join(cols, ", ")+` FROM glam_probe_build_rows
+		SELECT `+strings.Join(cols, ", ")+` FROM `+stageRows+`
 		ON CONFLICT (`+strings.Join(key, ", ")+`) DO UPDATE SET `+set); err != nil {
 		return 0, fmt.Errorf("write %s: upsert: %w", table, err)
 	}
-	if _, err := tx.Exec(ctx, `DROP TABLE glam_probe_build_rows`); err != nil {
+	if _, err := tx.Exec(ctx, `DROP TABLE `+stageRows); err != nil {
 		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
 	return n, nil
