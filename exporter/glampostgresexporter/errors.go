@@ -7,23 +7,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
 // badData reports whether PostgreSQL refused a write because of the data in
 // it, which a retry would not change. The exporter validates what it writes,
 // so this is a last line of defence.
 func badData(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || isMissingPartition(err) {
-		return false
-	}
-	switch pgErr.Code[:2] {
-	case "22", // data exception
-		"23", // integrity constraint violation
-		"54": // program limit exceeded, e.g. an index row too large
-		return true
-	}
-	return false
+	return pgpool.BadData(err) && !isMissingPartition(err)
 }
 
 // isMissingPartition reports whether a row found no partition of the event
@@ -44,18 +36,7 @@ func isUndefinedTable(err error) bool {
 // unreachable, restarting or busy.
 func settled(err error) bool {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	switch pgErr.Code[:2] {
-	case "08", // connection exception
-		"40", // transaction rollback: serialization failure, deadlock
-		"53", // insufficient resources: too many connections, disk full
-		"57", // operator intervention: shutdown, starting up
-		"58": // system error
-		return false
-	}
-	return true
+	return errors.As(err, &pgErr) && !pgpool.Transient(err) && !pgpool.TimedOut(err)
 }
 
 // exportError makes a write error permanent when retrying cannot help, so

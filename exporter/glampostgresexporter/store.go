@@ -190,9 +190,7 @@ func (s *store) maintain(ctx context.Context, pool *pgxpool.Pool) error {
 			s.logger.Info("dropped raw event partitions past retention", zap.Strings("partitions", dropped))
 		}
 	}
-	_, err := pool.Exec(ctx, "DELETE FROM "+pgschema.AppliedBatchesTable+" WHERE applied_at < $1",
-		s.now().Add(-s.cfg.ViewRows.BatchRetention))
-	if err != nil {
+	if err := pgschema.ExpireAppliedBatches(ctx, pool, s.now().Add(-s.cfg.ViewRows.BatchRetention)); err != nil {
 		return fmt.Errorf("expire applied batches: %w", err)
 	}
 	return nil

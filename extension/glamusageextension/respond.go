@@ -2,13 +2,10 @@ package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
 	"github.com/mozilla/otelcol-glam/internal/pgpool"
@@ -78,8 +75,6 @@ func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 	var cf conflict
 	var fb forbidden
 	var ie *usageapi.InputError
-	var pgErr *pgconn.PgError
-	var netErr net.Error
 	switch {
 	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, br.msg)
@@ -93,9 +88,9 @@ func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusForbidden, fb.msg)
 	case errors.Is(err, usageapi.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &pgErr) && pgErr.Code == "57014"):
+	case pgpool.TimedOut(err):
 		writeError(w, http.StatusGatewayTimeout, "the query took longer than query_timeout: send a shorter from/to range")
-	case errors.As(err, &netErr) || pgconn.SafeToRetry(err) || isConnectError(err):
+	case pgpool.Unavailable(err):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the usage database is unavailable; retry later")
 		a.logger.Warn("Usage database unavailable", zap.String("path", r.URL.Path), zap.Error(err))
@@ -106,9 +101,4 @@ func (a *api) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusInternalServerError, "internal error")
 		a.logger.Error("Usage API request failed", zap.String("path", r.URL.Path), zap.Error(err))
 	}
-}
-
-func isConnectError(err error) bool {
-	var ce *pgconn.ConnectError
-	return errors.As(err, &ce)
 }

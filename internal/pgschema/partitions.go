@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // partitionLock serialises partition creation and removal, so that two
@@ -114,4 +115,17 @@ func lockedTx(ctx context.Context, db Beginner, what string, f func(pgx.Tx) erro
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
+}
+
+// Execer is what runs a statement: a connection, a pool or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// ExpireAppliedBatches forgets which batches were merged before cutoff: a
+// batch sent again after that long is not expected (the exporter's
+// view_rows.batch_retention), so the record only grows the table.
+func ExpireAppliedBatches(ctx context.Context, db Execer, cutoff time.Time) error {
+	_, err := db.Exec(ctx, "DELETE FROM "+AppliedBatchesTable+" WHERE applied_at < $1", cutoff)
+	return err
 }

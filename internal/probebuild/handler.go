@@ -258,7 +258,7 @@ func (h *handler) notFoundOr(w http.ResponseWriter, err error) bool {
 
 func (h *handler) internal(w http.ResponseWriter, err error) {
 	h.s.logger.Warn("probe builds API", zap.Error(err))
-	if isConnError(err) {
+	if pgpool.Unavailable(err) {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the probe-build store is unavailable; retry later")
 		return

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
@@ -426,8 +425,3 @@ func isUUID(s string) bool {
 	return true
 }
 
-// isConnError tells a lost database from a bad statement.
-func isConnError(err error) bool {
-	var pgErr *pgconn.PgError
-	return err != nil && !errors.As(err, &pgErr)
-}

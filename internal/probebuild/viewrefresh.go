@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/internal/pgpool"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
@@ -251,21 +251,7 @@ func (s *Service) tryRefresh(ctx context.Context, jobID, schema, view string, at
 // restarting. A missing privilege, a view without a unique index or a
 // statement_timeout would fail again.
 func retryableRefresh(err error) bool {
-	if isConnError(err) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	switch {
-	case pgErr.Code == "55P03": // lock_not_available
-		return true
-	case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "40"),
-		strings.HasPrefix(pgErr.Code, "53"), strings.HasPrefix(pgErr.Code, "57P"):
-		return true
-	}
-	return false
+	return pgpool.Transient(err)
 }
 
 // refreshError words a refresh error for the job status.

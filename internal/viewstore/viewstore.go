@@ -28,11 +28,6 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Beginner is what writes run on: a pool.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // View is one runtime view as stored.
 type View struct {
 	Definition views.Definition
@@ -116,7 +111,7 @@ const lockKey = "glam_usage_views"
 // whose consumer reads the log from its beginning. It returns the view and
 // whether it is new: the same definition again is no error (as OpenCensus'
 // Register), a different one under the name is ErrExists.
-func Create(ctx context.Context, db Beginner, def views.Definition, limits Limits) (View, bool, error) {
+func Create(ctx context.Context, db pgschema.Beginner, def views.Definition, limits Limits) (View, bool, error) {
 	raw, err := json.Marshal(def)
 	if err != nil {
 		return View{}, false, err
@@ -195,7 +190,7 @@ type Deleted struct {
 // Delete removes the runtime view called name and retires its consumer, so
 // that no row of it is merged after the delete commits; with purge its
 // rows go too. Purging the rows a deleted view left works the same way.
-func Delete(ctx context.Context, db Beginner, name string, purge bool) (Deleted, error) {
+func Delete(ctx context.Context, db pgschema.Beginner, name string, purge bool) (Deleted, error) {
 	var d Deleted
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		d = Deleted{}
