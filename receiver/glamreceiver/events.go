@@ -21,7 +21,7 @@ type eventWriter struct {
 	pages    *pageRules
 }
 
-func (in *intake) newEventWriter() *eventWriter {
+func (in *intake[T]) newEventWriter() *eventWriter {
 	return &eventWriter{logs: plog.NewLogs(), family: in.req.family, pages: in.r.pages}
 }
 
@@ -35,6 +35,13 @@ func (w *eventWriter) startResource(res pcommon.Resource) {
 // ones) and the browser family, in GLAM's terms (pageRules.apply), and
 // returns the record for the caller to add what else its source carries.
 func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
+	lr := w.append(ev)
+	mergeEventAttributes(lr.Attributes(), attrs)
+	w.finish(lr)
+	return lr
+}
+
+func (w *eventWriter) append(ev usage.Event) plog.LogRecord {
 	if !w.open {
 		rl := w.logs.ResourceLogs().AppendEmpty()
 		w.resource.Attributes().CopyTo(rl.Resource().Attributes())
@@ -44,11 +51,12 @@ func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
 		w.records = sl.LogRecords()
 		w.open = true
 	}
-	lr := ev.AppendTo(w.records)
-	mergeEventAttributes(lr.Attributes(), attrs)
+	return ev.AppendTo(w.records)
+}
+
+func (w *eventWriter) finish(lr plog.LogRecord) {
 	setBrowserFamily(lr.Attributes(), w.family)
 	w.pages.apply(lr)
-	return lr
 }
 
 // unstorable reports whether any of texts, or anything in m, is something

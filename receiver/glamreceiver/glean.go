@@ -2,7 +2,6 @@ package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamrec
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -139,6 +138,10 @@ func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request, bas
 	if !ok {
 		return
 	}
+	if err := checkBody(in.body, in.enc, nil); err != nil {
+		writeStatus(w, encJSON, http.StatusBadRequest, err.Error())
+		return
+	}
 	if trimmed := bytes.TrimLeft(in.body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		writeStatus(w, encJSON, http.StatusBadRequest, "decoding Glean ping: the body is not a JSON object")
 		return
@@ -158,15 +161,17 @@ func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request, bas
 		return
 	}
 
-	it := r.newIntake(in, "events", len(ping.Events))
-	attrs := it.collectGlean(path, &ping, start)
+	it := gleanIntake{newIntake[pcommon.Map](r, in, "events", obsOp{r.obs.StartLogsOp, r.obs.EndLogsOp, "glean"}, len(ping.Events))}
+	it.docID = "glean:" + path.appID + "/" + path.docID
+	it.read(path, &ping, start)
 	client := ping.ClientInfo
 	clientNow, bothWays := gleanClientClock(req.Header.Get("Date"), ping.PingInfo.EndTime)
 	it.correctClock(clientNow, bothWays)
-	ok = it.run(w, req, "glean", obsOp{r.obs.StartLogsOp, r.obs.EndLogsOp},
-		func() error { return it.dedupeDocument("glean:" + path.appID + "/" + path.docID) },
-		func() (plog.Logs, func(context.Context) error) { return it.writeGlean(path, attrs, &client), nil })
+	ctx, ok := it.settle(w, req)
 	if !ok {
+		return
+	}
+	if !it.deliver(w, ctx, it.write(path, &client), nil) {
 		return
 	}
 	writeGleanResponse(w, gleanResponse{
@@ -176,6 +181,9 @@ func (r *glamReceiver) handleGlean(w http.ResponseWriter, req *http.Request, bas
 		ErrorMessage:    it.message(),
 	})
 }
+
+// gleanIntake's items are the attributes made of each event's extras.
+type gleanIntake struct{ *intake[pcommon.Map] }
 
 // checkGleanLimits applies the attribute limit to events' extras.
 func checkGleanLimits(events []gleanEvent) error {
@@ -196,12 +204,10 @@ func needsStartTime(events []gleanEvent) bool {
 	return false
 }
 
-// collectGlean makes a candidate of every event of the ping: id =
+// read makes a candidate of every event of the ping: id =
 // {document_id}/{index}, name = category.name, time = glean_timestamp or
-// ping start plus the event's offset. It returns each candidate's
-// attributes (nil for rejected ones).
-func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time) []pcommon.Map {
-	attrs := make([]pcommon.Map, len(ping.Events))
+// ping start plus the event's offset.
+func (in gleanIntake) read(path gleanPath, ping *gleanPing, start time.Time) {
 	c := ping.ClientInfo
 	badClient := unstorable(pcommon.NewMap(), c.SessionID, c.AppChannel, c.OS, c.Locale, c.AppDisplayVersion)
 	for i, ev := range ping.Events {
@@ -232,7 +238,6 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 			}
 			t = time.UnixMilli(ms)
 		}
-		attrs[i] = m
 		in.add(usage.Event{
 			ID:        path.docID + "/" + strconv.Itoa(i),
 			Name:      ev.Category + "." + ev.Name,
@@ -240,17 +245,16 @@ func (in *intake) collectGlean(path gleanPath, ping *gleanPing, start time.Time)
 			Time:      t,
 			Observed:  in.req.received,
 			Source:    usage.SourceGlean,
-		})
+		}, m)
 	}
-	return attrs
 }
 
-// writeGlean writes the accepted events under one resource naming the
+// write writes the accepted events under one resource naming the
 // application and the ping. The app's channel and OS from client_info fill
 // glam.channel and glam.os only where neither the event's extras nor its
 // page URL set them: which channel a person looked at is GLAM's state, not
 // the channel of the GLAM app itself.
-func (in *intake) writeGlean(path gleanPath, attrs []pcommon.Map, client *gleanClientInfo) plog.Logs {
+func (in gleanIntake) write(path gleanPath, client *gleanClientInfo) plog.Logs {
 	w := in.newEventWriter()
 	res := pcommon.NewResource()
 	res.Attributes().PutStr(attrServiceName, path.appID)
@@ -258,7 +262,7 @@ func (in *intake) writeGlean(path gleanPath, attrs []pcommon.Map, client *gleanC
 	w.startResource(res)
 	for i := range in.cands {
 		if c := &in.cands[i]; c.fate == fateAccepted {
-			m := w.write(c.event, attrs[i]).Attributes()
+			m := w.write(c.event, c.item).Attributes()
 			putIfAbsent(m, usage.AttrChannel, client.AppChannel)
 			putIfAbsent(m, usage.AttrOS, client.OS)
 			putIfAbsent(m, attrGleanLocale, client.Locale)

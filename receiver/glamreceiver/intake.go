@@ -3,6 +3,7 @@ package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamrec
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -37,6 +38,14 @@ var (
 	rejectBot         = rejection{"bot", "the user agent is a bot, crawler or headless browser, which count_bots: false does not count"}
 )
 
+// obsOp is a signal's pair of obsreport calls, and the format they report
+// ("json", "protobuf", "glean").
+type obsOp struct {
+	start  func(context.Context) context.Context
+	end    func(ctx context.Context, format string, items int, err error)
+	format string
+}
+
 type fate uint8
 
 const (
@@ -46,49 +55,48 @@ const (
 )
 
 // candidate is one item of a request that could become a usage event.
-type candidate struct {
+// item is what the event is written from once its fate is settled (a span,
+// a log record, a Glean event's attributes), so that writing walks the
+// candidates, not the request again.
+type candidate[T any] struct {
 	event usage.Event
 	fate  fate
 	why   rejection
 	// shifted: the event time was corrected for clock skew. It is counted
 	// only if the event is emitted, not when later rejected or a duplicate.
 	shifted bool
+	item    T
 }
 
-// intake follows the items of one request, in request order, from decoding
-// to delivery: rejections, clock correction, duplicate suppression. The
-// source-specific code walks the request again in the same order to write
-// the accepted items.
-type intake struct {
-	r          *glamReceiver
-	req        *request
-	noun       string // plural name of the items, for messages
-	cands      []candidate
+// intake follows the items of one request, in request order, from the one
+// walk over the request that reads them to delivery: rejections, clock
+// correction, duplicate suppression.
+type intake[T any] struct {
+	r     *glamReceiver
+	req   *request
+	noun  string // plural name of the items, for messages
+	op    obsOp
+	cands []candidate[T]
+	// docID, when set, is the id that makes the whole request a duplicate
+	// (a Glean ping's document id); otherwise each event's own id does.
+	docID      string
 	reserved   *reservation
 	duplicates int
 }
 
-func (r *glamReceiver) newIntake(req *request, noun string, capacity int) *intake {
-	return &intake{r: r, req: req, noun: noun, cands: make([]candidate, 0, capacity)}
+func newIntake[T any](r *glamReceiver, req *request, noun string, op obsOp, capacity int) *intake[T] {
+	return &intake[T]{r: r, req: req, noun: noun, op: op, cands: make([]candidate[T], 0, capacity)}
 }
 
-func (in *intake) add(ev usage.Event) {
-	in.cands = append(in.cands, candidate{event: ev})
+func (in *intake[T]) add(ev usage.Event, item T) {
+	in.cands = append(in.cands, candidate[T]{event: ev, item: item})
 }
 
-func (in *intake) reject(why rejection) {
-	in.cands = append(in.cands, candidate{fate: fateRejected, why: why})
+func (in *intake[T]) reject(why rejection) {
+	in.cands = append(in.cands, candidate[T]{fate: fateRejected, why: why})
 }
 
-// take returns the candidate of the next item while the source walks its
-// items again; cursor is the walk's position.
-func (in *intake) take(cursor *int) *candidate {
-	c := &in.cands[*cursor]
-	*cursor++
-	return c
-}
-
-func (in *intake) count(f fate) int {
+func (in *intake[T]) count(f fate) int {
 	n := 0
 	for i := range in.cands {
 		if in.cands[i].fate == f {
@@ -115,7 +123,7 @@ func (in *intake) count(f fate) int {
 //
 // Either way, an event still ahead by more than the tolerance afterwards is
 // rejected rather than silently kept.
-func (in *intake) correctClock(clientNow time.Time, bothWays bool) {
+func (in *intake[T]) correctClock(clientNow time.Time, bothWays bool) {
 	tolerance, maxCorrection := in.r.cfg.ClockSkew.Tolerance, in.r.cfg.ClockSkew.MaxCorrection
 	received := in.req.received
 	var skew time.Duration
@@ -174,7 +182,7 @@ func (in *intake) correctClock(clientNow time.Time, bothWays bool) {
 // partitions downstream.
 var earliestEventTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (in *intake) rejectAccepted(why rejection) {
+func (in *intake[T]) rejectAccepted(why rejection) {
 	for i := range in.cands {
 		if c := &in.cands[i]; c.fate == fateAccepted {
 			c.fate, c.why = fateRejected, why
@@ -182,9 +190,33 @@ func (in *intake) rejectAccepted(why rejection) {
 	}
 }
 
+// settle decides the fates that depend on the whole request once its
+// clocks are corrected: bots, when not counted, then duplicates. It starts
+// the request's obsreport operation; when it returns false the operation
+// has ended and the answer (503: the ids are held by another request, or
+// the set is full) has been written.
+func (in *intake[T]) settle(w http.ResponseWriter, req *http.Request) (context.Context, bool) {
+	ctx := in.op.start(req.Context())
+	if in.req.family == familyBot && !in.r.cfg.CountBots {
+		in.rejectAccepted(rejectBot)
+	}
+	var err error
+	if in.docID != "" {
+		err = in.dedupeDocument(in.docID)
+	} else {
+		err = in.dedupeEvents()
+	}
+	if err != nil {
+		in.op.end(ctx, in.op.format, 0, err)
+		writeStatus(w, in.req.enc, http.StatusServiceUnavailable, err.Error())
+		return ctx, false
+	}
+	return ctx, true
+}
+
 // dedupeEvents holds the ids of the accepted events, marking those already
 // received (or repeated within the request) as duplicates.
-func (in *intake) dedupeEvents() error {
+func (in *intake[T]) dedupeEvents() error {
 	ids := make([]string, 0, len(in.cands))
 	for i := range in.cands {
 		if in.cands[i].fate == fateAccepted {
@@ -211,7 +243,7 @@ func (in *intake) dedupeEvents() error {
 
 // dedupeDocument holds a document id (a Glean ping's); when it was already
 // received, every event of the request is a duplicate.
-func (in *intake) dedupeDocument(docID string) error {
+func (in *intake[T]) dedupeDocument(docID string) error {
 	duplicate, res, err := in.r.seen.reserve([]string{docID}, in.req.received)
 	if err != nil {
 		return err
@@ -236,7 +268,9 @@ func (in *intake) dedupeDocument(docID string) error {
 // accepted, so a refused request's retry is processed rather than dropped as
 // a duplicate. No measurement is sent from here: they are derived from the
 // committed event log downstream.
-func (in *intake) deliver(ctx context.Context, events plog.Logs, passthrough func(context.Context) error) error {
+// When it returns false the answer (the pipeline's refusal) has been
+// written.
+func (in *intake[T]) deliver(w http.ResponseWriter, ctx context.Context, events plog.Logs, passthrough func(context.Context) error) bool {
 	err := in.send(ctx, events, passthrough)
 	if in.reserved != nil {
 		if err != nil {
@@ -246,10 +280,15 @@ func (in *intake) deliver(ctx context.Context, events plog.Logs, passthrough fun
 		}
 	}
 	in.recordTelemetry(ctx)
-	return err
+	in.op.end(ctx, in.op.format, in.count(fateAccepted), err)
+	if err != nil {
+		writeStatus(w, in.req.enc, consumerErrorStatus(err), "pipeline refused the data: "+err.Error())
+		return false
+	}
+	return true
 }
 
-func (in *intake) send(ctx context.Context, events plog.Logs, passthrough func(context.Context) error) error {
+func (in *intake[T]) send(ctx context.Context, events plog.Logs, passthrough func(context.Context) error) error {
 	if in.r.next.logs != nil && events.LogRecordCount() > 0 {
 		if err := in.r.next.logs.ConsumeLogs(ctx, events); err != nil {
 			return err
@@ -261,7 +300,7 @@ func (in *intake) send(ctx context.Context, events plog.Logs, passthrough func(c
 	return nil
 }
 
-func (in *intake) recordTelemetry(ctx context.Context) {
+func (in *intake[T]) recordTelemetry(ctx context.Context) {
 	t := in.r.telemetry
 	if in.duplicates > 0 {
 		t.ReceiverGlamDuplicateEvents.Add(ctx, int64(in.duplicates))
@@ -287,7 +326,7 @@ type rejectionCount struct {
 
 // rejections counts the rejected items by reason, in order of first
 // occurrence.
-func (in *intake) rejections() []rejectionCount {
+func (in *intake[T]) rejections() []rejectionCount {
 	var counts []rejectionCount
 	for i := range in.cands {
 		c := &in.cands[i]
@@ -311,7 +350,7 @@ func (in *intake) rejections() []rejectionCount {
 
 // message explains rejections and duplicates to the client, for the
 // partial-success error_message (empty when everything was accepted).
-func (in *intake) message() string {
+func (in *intake[T]) message() string {
 	var parts []string
 	if counts := in.rejections(); len(counts) > 0 {
 		reasons := make([]string, len(counts))

@@ -1,7 +1,6 @@
 package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -24,17 +23,22 @@ func (r *glamReceiver) handleLogs(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	otlp := plogotlp.NewExportRequest()
-	in, ok := r.acceptOTLP(w, req, logsEndpoint, otlp, "logs", func() error { return validateLogs(otlp.Logs()) })
+	in, ok := r.acceptOTLP(w, req, logsEndpoint, otlp, "logs")
 	if !ok {
 		return
 	}
 	ld := otlp.Logs()
-	it := r.newIntake(in, "log records", ld.LogRecordCount())
-	it.collectRecords(ld)
+	it := recordIntake{newIntake[recordItem](r, in, "log records", obsOp{r.obs.StartLogsOp, r.obs.EndLogsOp, in.enc.String()}, ld.LogRecordCount())}
+	if err := it.read(ld); err != nil {
+		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
+		return
+	}
 	it.correctClock(time.Time{}, false)
-	ok = it.run(w, req, in.enc.String(), obsOp{r.obs.StartLogsOp, r.obs.EndLogsOp}, it.dedupeEvents,
-		func() (plog.Logs, func(context.Context) error) { return it.writeRecords(ld), nil })
+	ctx, ok := it.settle(w, req)
 	if !ok {
+		return
+	}
+	if !it.deliver(w, ctx, it.write(ld), nil) {
 		return
 	}
 	resp := plogotlp.NewExportResponse()
@@ -45,20 +49,41 @@ func (r *glamReceiver) handleLogs(w http.ResponseWriter, req *http.Request) {
 	writeOTLPResponse(w, in.enc, resp)
 }
 
-// collectRecords makes a candidate event of every log record: id =
-// log.record.uid or a hash of the record, name = EventName or event.name,
-// time = timestamp or else observed timestamp.
-func (in *intake) collectRecords(ld plog.Logs) {
+// recordItem is where an accepted log record sits in the request.
+type recordItem struct {
+	resource int
+	record   plog.LogRecord
+}
+
+type recordIntake struct{ *intake[recordItem] }
+
+// read is the one walk over the request: it refuses a request that breaks
+// the rules of validate.go (the error, a 400) and makes a candidate event of
+// every log record: id = log.record.uid or a hash of the record, name =
+// EventName or event.name, time = timestamp or else observed timestamp.
+func (in recordIntake) read(ld plog.Logs) error {
 	received := in.req.received
+	n := 0
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
+		if err := checkResource(rl.Resource(), rl.SchemaUrl(), place{"resource", i}); err != nil {
+			return err
+		}
 		resourceSession := stringAttr(rl.Resource().Attributes(), usage.AttrSessionID)
 		badResource := unstorable(rl.Resource().Attributes())
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
-			records := rl.ScopeLogs().At(j).LogRecords()
+			sl := rl.ScopeLogs().At(j)
+			if err := checkScope(sl.Scope(), sl.SchemaUrl(), place{"scope", j}); err != nil {
+				return err
+			}
+			records := sl.LogRecords()
 			for k := 0; k < records.Len(); k++ {
 				lr := records.At(k)
+				if err := checkRecord(lr, place{"log record", n}); err != nil {
+					return err
+				}
+				n++
 				name := lr.EventName()
 				if name == "" {
 					name = stringAttr(lr.Attributes(), usage.AttrEventName)
@@ -83,38 +108,35 @@ func (in *intake) collectRecords(ld plog.Logs) {
 					Time:      clientTime(received, lr.Timestamp(), lr.ObservedTimestamp()),
 					Observed:  received,
 					Source:    usage.SourceOTLPLogs,
-				})
+				}, recordItem{resource: i, record: lr})
 			}
 		}
 	}
+	return nil
 }
 
-// writeRecords writes the accepted records as usage events, keeping their
-// body, severity and trace context.
-func (in *intake) writeRecords(ld plog.Logs) plog.Logs {
+// write writes the accepted records as usage events, keeping their body,
+// severity and trace context.
+func (in recordIntake) write(ld plog.Logs) plog.Logs {
 	w := in.newEventWriter()
-	cursor := 0
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		w.startResource(rl.Resource())
-		for j := 0; j < rl.ScopeLogs().Len(); j++ {
-			records := rl.ScopeLogs().At(j).LogRecords()
-			for k := 0; k < records.Len(); k++ {
-				c := in.take(&cursor)
-				if c.fate != fateAccepted {
-					continue
-				}
-				src := records.At(k)
-				lr := w.write(c.event, src.Attributes())
-				src.Body().CopyTo(lr.Body())
-				lr.SetSeverityNumber(src.SeverityNumber())
-				lr.SetSeverityText(src.SeverityText())
-				lr.SetTraceID(src.TraceID())
-				lr.SetSpanID(src.SpanID())
-				lr.SetFlags(src.Flags())
-			}
+	lastRes := -1
+	for i := range in.cands {
+		c := &in.cands[i]
+		if c.fate != fateAccepted {
+			continue
 		}
+		if c.item.resource != lastRes {
+			w.startResource(ld.ResourceLogs().At(c.item.resource).Resource())
+			lastRes = c.item.resource
+		}
+		src := c.item.record
+		lr := w.write(c.event, src.Attributes())
+		src.Body().CopyTo(lr.Body())
+		lr.SetSeverityNumber(src.SeverityNumber())
+		lr.SetSeverityText(src.SeverityText())
+		lr.SetTraceID(src.TraceID())
+		lr.SetSpanID(src.SpanID())
+		lr.SetFlags(src.Flags())
 	}
 	return w.logs
 }

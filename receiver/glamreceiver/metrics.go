@@ -28,11 +28,15 @@ func (r *glamReceiver) handleMetrics(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	otlp := pmetricotlp.NewExportRequest()
-	in, ok := r.acceptOTLP(w, req, metricsEndpoint, otlp, "metrics", func() error { return validateMetrics(otlp.Metrics()) })
+	in, ok := r.acceptOTLP(w, req, metricsEndpoint, otlp, "metrics")
 	if !ok {
 		return
 	}
 	md := otlp.Metrics()
+	if err := validateMetrics(md); err != nil {
+		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
+		return
+	}
 	total := md.DataPointCount()
 	rejected := pruneMetrics(md)
 

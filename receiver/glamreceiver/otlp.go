@@ -1,10 +1,7 @@
 package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamreceiver"
 
 import (
-	"context"
 	"net/http"
-
-	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 // otlpRequest is what the three OTLP export requests share for decoding.
@@ -13,13 +10,22 @@ type otlpRequest interface {
 	UnmarshalProto([]byte) error
 }
 
-// acceptOTLP accepts the request and decodes its body into m, then runs
-// validate on the result. When it returns false the answer (an error) has
-// been written.
-func (r *glamReceiver) acceptOTLP(w http.ResponseWriter, req *http.Request, ep endpoint, m otlpRequest, signal string, validate func() error) (*request, bool) {
+// acceptOTLP accepts the request and decodes its body into m. When it
+// returns false the answer (an error) has been written.
+func (r *glamReceiver) acceptOTLP(w http.ResponseWriter, req *http.Request, ep endpoint, m otlpRequest, signal string) (*request, bool) {
 	in, ok := r.accept(w, req, ep)
-	if !ok {
+	if !ok || !decodeOTLP(w, in, ep, m, signal) {
 		return nil, false
+	}
+	return in, true
+}
+
+// decodeOTLP checks the body of an accepted request (checkBody) and decodes
+// it into m. When it returns false the answer (an error) has been written.
+func decodeOTLP(w http.ResponseWriter, in *request, ep endpoint, m otlpRequest, signal string) bool {
+	if err := checkBody(in.body, in.enc, ep.proto); err != nil {
+		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
+		return false
 	}
 	var err error
 	if in.enc == encProto {
@@ -29,41 +35,6 @@ func (r *glamReceiver) acceptOTLP(w http.ResponseWriter, req *http.Request, ep e
 	}
 	if err != nil {
 		writeStatus(w, in.enc, http.StatusBadRequest, "decoding OTLP "+signal+": "+err.Error())
-		return nil, false
-	}
-	if err := validate(); err != nil {
-		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
-		return nil, false
-	}
-	return in, true
-}
-
-// obsOp is a signal's pair of obsreport calls.
-type obsOp struct {
-	start func(context.Context) context.Context
-	end   func(ctx context.Context, format string, items int, err error)
-}
-
-// run finishes an event request once its items are collected and their
-// clocks corrected: it suppresses duplicates (dedupe), writes the events
-// and whatever passes through (build), delivers them and reports to the
-// collector's telemetry. When it returns false the answer (an error) has
-// been written.
-func (in *intake) run(w http.ResponseWriter, req *http.Request, format string, op obsOp, dedupe func() error, build func() (plog.Logs, func(context.Context) error)) bool {
-	ctx := op.start(req.Context())
-	if in.req.family == familyBot && !in.r.cfg.CountBots {
-		in.rejectAccepted(rejectBot)
-	}
-	if err := dedupe(); err != nil {
-		op.end(ctx, format, 0, err)
-		writeStatus(w, in.req.enc, http.StatusServiceUnavailable, err.Error())
-		return false
-	}
-	events, passthrough := build()
-	err := in.deliver(ctx, events, passthrough)
-	op.end(ctx, format, in.count(fateAccepted), err)
-	if err != nil {
-		writeStatus(w, in.req.enc, consumerErrorStatus(err), "pipeline refused the data: "+err.Error())
 		return false
 	}
 	return true

@@ -53,8 +53,10 @@ type endpoint struct {
 }
 
 // accept checks what every endpoint checks — method, media type, the
-// origin of beacon bodies, Do Not Track, size, nesting, UTF-8 — and reads
-// the body. When it returns false the response has been written.
+// origin of beacon bodies, Do Not Track, size — and reads the body, which
+// the endpoint's decoder then checks (checkBody, unless it decodes only
+// bodies that pass it). When it returns false the response has been
+// written.
 func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpoint) (*request, bool) {
 	allowProto := ep.proto != nil
 	received := time.Now()
@@ -95,15 +97,20 @@ func (r *glamReceiver) accept(w http.ResponseWriter, req *http.Request, ep endpo
 		writeStatus(w, enc, http.StatusBadRequest, "reading request body: "+err.Error())
 		return nil, false
 	}
-	if err := checkNesting(body, enc, ep.proto); err != nil {
-		writeStatus(w, enc, http.StatusBadRequest, err.Error())
-		return nil, false
+	return &request{enc: enc, received: received, body: body, family: browserFamily(req.Header.Get("User-Agent"))}, true
+}
+
+// checkBody refuses bodies that would make decoding costly or let text
+// the stores cannot hold through: nesting beyond the limits, JSON that is
+// not UTF-8.
+func checkBody(body []byte, enc encoding, proto *protoMsg) error {
+	if err := checkNesting(body, enc, proto); err != nil {
+		return err
 	}
 	if enc == encJSON && !utf8.Valid(body) {
-		writeStatus(w, enc, http.StatusBadRequest, "request body is not valid UTF-8")
-		return nil, false
+		return errors.New("request body is not valid UTF-8")
 	}
-	return &request{enc: enc, received: received, body: body, family: browserFamily(req.Header.Get("User-Agent"))}, true
+	return nil
 }
 
 func mediaTypes(allowProto bool) string {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -25,27 +26,27 @@ func (r *glamReceiver) handleTraces(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	otlp := ptraceotlp.NewExportRequest()
-	in, ok := r.acceptOTLP(w, req, tracesEndpoint, otlp, "traces", func() error { return validateTraces(otlp.Traces()) })
+	in, ok := r.acceptOTLP(w, req, tracesEndpoint, otlp, "traces")
 	if !ok {
 		return
 	}
 	td := otlp.Traces()
-	it := r.newIntake(in, "spans", td.SpanCount())
-	it.collectSpans(td)
+	it := spanIntake{intake: newIntake[spanItem](r, in, "spans", obsOp{r.obs.StartTracesOp, r.obs.EndTracesOp, in.enc.String()}, td.SpanCount())}
+	if err := it.read(td); err != nil {
+		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
+		return
+	}
 	it.correctClock(time.Time{}, false)
-	ok = it.run(w, req, in.enc.String(), obsOp{r.obs.StartTracesOp, r.obs.EndTracesOp}, it.dedupeEvents,
-		func() (plog.Logs, func(context.Context) error) {
-			events := it.writeSpans(td)
-			if r.next.traces == nil {
-				return events, nil
-			}
-			it.pruneSpans(td)
-			if td.SpanCount() == 0 {
-				return events, nil
-			}
-			return events, func(ctx context.Context) error { return r.next.traces.ConsumeTraces(ctx, td) }
-		})
+	ctx, ok := it.settle(w, req)
 	if !ok {
+		return
+	}
+	events, spans := it.write(td)
+	var passthrough func(context.Context) error
+	if spans.SpanCount() > 0 {
+		passthrough = func(ctx context.Context) error { return r.next.traces.ConsumeTraces(ctx, spans) }
+	}
+	if !it.deliver(w, ctx, events, passthrough) {
 		return
 	}
 	resp := ptraceotlp.NewExportResponse()
@@ -56,19 +57,45 @@ func (r *glamReceiver) handleTraces(w http.ResponseWriter, req *http.Request) {
 	writeOTLPResponse(w, in.enc, resp)
 }
 
-// collectSpans makes a candidate event of every span: id = span id, name =
-// span name, time = start time.
-func (in *intake) collectSpans(td ptrace.Traces) {
+// spanItem is where an accepted span sits in the request.
+type spanItem struct {
+	resource, scope int
+	span            ptrace.Span
+}
+
+type spanIntake struct {
+	*intake[spanItem]
+	resources []pcommon.Resource
+}
+
+// read is the one walk over the request: it refuses a request that breaks
+// the rules of validate.go (the error, a 400) and makes a candidate event of
+// every span: id = span id, name = span name, time = start time.
+func (in *spanIntake) read(td ptrace.Traces) error {
 	received := in.req.received
+	n := 0
 	rss := td.ResourceSpans()
+	in.resources = make([]pcommon.Resource, rss.Len())
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
+		in.resources[i] = rs.Resource()
+		if err := checkResource(rs.Resource(), rs.SchemaUrl(), place{"resource", i}); err != nil {
+			return err
+		}
 		resourceSession := stringAttr(rs.Resource().Attributes(), usage.AttrSessionID)
 		badResource := unstorable(rs.Resource().Attributes())
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			spans := rs.ScopeSpans().At(j).Spans()
+			ss := rs.ScopeSpans().At(j)
+			if err := checkScope(ss.Scope(), ss.SchemaUrl(), place{"scope", j}); err != nil {
+				return err
+			}
+			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
+				if err := checkSpan(span, place{"span", n}); err != nil {
+					return err
+				}
+				n++
 				switch {
 				case span.TraceID().IsEmpty() || span.SpanID().IsEmpty():
 					in.reject(rejectInvalidID)
@@ -84,62 +111,63 @@ func (in *intake) collectSpans(td ptrace.Traces) {
 						Time:      clientTime(received, span.StartTimestamp(), span.EndTimestamp()),
 						Observed:  received,
 						Source:    usage.SourceOTLPTraces,
-					})
+					}, spanItem{resource: i, scope: j, span: span})
 				}
 			}
 		}
 	}
+	return nil
 }
 
-// writeSpans writes the accepted spans as usage events, when some pipeline
-// takes events.
-func (in *intake) writeSpans(td ptrace.Traces) plog.Logs {
+// write makes usage events of the accepted spans, when some pipeline takes
+// events, and moves the accepted spans, without their private attributes,
+// into the traces that pass on, when a traces pipeline takes them.
+func (in *spanIntake) write(td ptrace.Traces) (plog.Logs, ptrace.Traces) {
 	w := in.newEventWriter()
-	if !in.r.emitsEvents() {
-		return w.logs
-	}
-	cursor := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		w.startResource(rs.Resource())
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			spans := rs.ScopeSpans().At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				c := in.take(&cursor)
-				if c.fate != fateAccepted {
-					continue
-				}
-				span := spans.At(k)
-				lr := w.write(c.event, span.Attributes())
-				lr.SetTraceID(span.TraceID())
-				lr.SetSpanID(span.SpanID())
+	spans := ptrace.NewTraces()
+	events, pass := in.r.emitsEvents(), in.r.next.traces != nil
+	lastRes, lastScope := -1, -1
+	var rs ptrace.ResourceSpans
+	var ss ptrace.ScopeSpans
+	for i := range in.cands {
+		c := &in.cands[i]
+		if c.fate != fateAccepted {
+			continue
+		}
+		it := c.item
+		newResource := it.resource != lastRes
+		if events {
+			if newResource {
+				w.startResource(in.resources[it.resource])
 			}
+			lr := w.write(c.event, it.span.Attributes())
+			lr.SetTraceID(it.span.TraceID())
+			lr.SetSpanID(it.span.SpanID())
 		}
-	}
-	return w.logs
-}
-
-// pruneSpans leaves in td only the accepted spans, without their private
-// attributes, for the traces pipeline.
-func (in *intake) pruneSpans(td ptrace.Traces) {
-	cursor := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		scrub(rs.Resource().Attributes())
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			rs.ScopeSpans().At(j).Spans().RemoveIf(func(span ptrace.Span) bool {
-				if in.take(&cursor).fate != fateAccepted {
-					return true
-				}
-				scrubSpan(span)
-				return false
-			})
+		if !pass {
+			lastRes = it.resource
+			continue
 		}
-		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
+		src := td.ResourceSpans().At(it.resource)
+		if newResource {
+			rs = spans.ResourceSpans().AppendEmpty()
+			src.Resource().CopyTo(rs.Resource())
+			scrub(rs.Resource().Attributes())
+			rs.SetSchemaUrl(src.SchemaUrl())
+			lastScope = -1
+		}
+		if it.scope != lastScope {
+			srcScope := src.ScopeSpans().At(it.scope)
+			ss = rs.ScopeSpans().AppendEmpty()
+			srcScope.Scope().CopyTo(ss.Scope())
+			ss.SetSchemaUrl(srcScope.SchemaUrl())
+		}
+		lastRes, lastScope = it.resource, it.scope
+		span := ss.Spans().AppendEmpty()
+		it.span.MoveTo(span)
+		scrubSpan(span)
 	}
-	rss.RemoveIf(func(rs ptrace.ResourceSpans) bool { return rs.ScopeSpans().Len() == 0 })
+	return w.logs, spans
 }
 
 func scrubSpan(span ptrace.Span) {

@@ -93,30 +93,6 @@ func checkScope(scope pcommon.InstrumentationScope, schemaURL string, at place) 
 	return checkAttributes(scope.Attributes(), at)
 }
 
-func validateTraces(td ptrace.Traces) error {
-	n := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		if err := checkResource(rs.Resource(), rs.SchemaUrl(), place{"resource", i}); err != nil {
-			return err
-		}
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			ss := rs.ScopeSpans().At(j)
-			if err := checkScope(ss.Scope(), ss.SchemaUrl(), place{"scope", j}); err != nil {
-				return err
-			}
-			for k := 0; k < ss.Spans().Len(); k++ {
-				if err := checkSpan(ss.Spans().At(k), place{"span", n}); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-	}
-	return nil
-}
-
 func checkSpan(span ptrace.Span, at place) error {
 	if err := checkStrings(at, "name", span.Name(), "traceState", span.TraceState().AsRaw(), "status message", span.Status().Message()); err != nil {
 		return err
@@ -145,36 +121,14 @@ func checkSpan(span ptrace.Span, at place) error {
 	return nil
 }
 
-func validateLogs(ld plog.Logs) error {
-	n := 0
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		if err := checkResource(rl.Resource(), rl.SchemaUrl(), place{"resource", i}); err != nil {
-			return err
-		}
-		for j := 0; j < rl.ScopeLogs().Len(); j++ {
-			sl := rl.ScopeLogs().At(j)
-			if err := checkScope(sl.Scope(), sl.SchemaUrl(), place{"scope", j}); err != nil {
-				return err
-			}
-			for k := 0; k < sl.LogRecords().Len(); k++ {
-				lr := sl.LogRecords().At(k)
-				at := place{"log record", n}
-				n++
-				if err := checkStrings(at, "eventName", lr.EventName(), "severityText", lr.SeverityText()); err != nil {
-					return err
-				}
-				if err := checkValue(lr.Body(), at); err != nil {
-					return err
-				}
-				if err := checkAttributes(lr.Attributes(), at); err != nil {
-					return err
-				}
-			}
-		}
+func checkRecord(lr plog.LogRecord, at place) error {
+	if err := checkStrings(at, "eventName", lr.EventName(), "severityText", lr.SeverityText()); err != nil {
+		return err
 	}
-	return nil
+	if err := checkValue(lr.Body(), at); err != nil {
+		return err
+	}
+	return checkAttributes(lr.Attributes(), at)
 }
 
 func validateMetrics(md pmetric.Metrics) error {
