@@ -218,13 +218,13 @@ func merge(ctx context.Context, tx pgx.Tx, points []viewPoint) ([]conflict, erro
 	var hash []byte
 	if _, err := pgx.ForEachRow(merged, []any{&k.view, &k.start, &hash}, func() error {
 		copy(k.tagsHash[:], hash)
-		done[rowKey{view: k.view, start: k.start.UTC(), tagsHash: k.tagsHash}] = true
+		done[k.utc()] = true
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	for i := range rows {
-		if key := rows[i].key; !done[rowKey{view: key.view, start: key.start.UTC(), tagsHash: key.tagsHash}] {
+		if key := rows[i].key; !done[key.utc()] {
 			conflicts = append(conflicts, conflict{rowKey: key, tags: string(rows[i].tags)})
 		}
 	}
@@ -261,14 +261,14 @@ func claim(ctx context.Context, tx pgx.Tx, points []viewPoint) ([]viewPoint, int
 	var hash []byte
 	if _, err := pgx.ForEachRow(rows, []any{&c.batchID, &c.key.view, &c.key.start, &hash}, func() error {
 		copy(c.key.tagsHash[:], hash)
-		got[claimed{c.batchID, rowKey{view: c.key.view, start: c.key.start.UTC(), tagsHash: c.key.tagsHash}}] = true
+		got[claimed{c.batchID, c.key.utc()}] = true
 		return nil
 	}); err != nil {
 		return nil, 0, err
 	}
 	fresh := make([]viewPoint, 0, len(points))
 	for _, p := range points {
-		if p.batchID == "" || got[claimed{p.batchID, rowKey{view: p.key.view, start: p.key.start.UTC(), tagsHash: p.key.tagsHash}}] {
+		if p.batchID == "" || got[claimed{p.batchID, p.key.utc()}] {
 			fresh = append(fresh, p)
 		}
 	}

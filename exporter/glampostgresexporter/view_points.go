@@ -22,6 +22,13 @@ type rowKey struct {
 	tagsHash [sha256.Size]byte
 }
 
+// utc is k with its start in UTC, so that keys read back from PostgreSQL
+// (in the session's time zone) and keys of points compare equal as map keys.
+func (k rowKey) utc() rowKey {
+	k.start = k.start.UTC()
+	return k
+}
+
 // viewPoint is one data point on its way to a view row, in
 // pgschema.ViewRowColumns order once merged.
 type viewPoint struct {

@@ -2,6 +2,7 @@ package glamusageextension // import "github.com/mozilla/otelcol-glam/extension/
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -100,7 +101,7 @@ func (a *api) sessionEvents(ctx context.Context, req *http.Request, p *params) (
 	}
 	id := req.PathValue("session_id")
 	events, more, err := a.store.SessionEvents(ctx, id, limit)
-	if err == usageapi.ErrNotFound {
+	if errors.Is(err, usageapi.ErrNotFound) {
 		return nil, fmt.Errorf("no events of session %q: %w", id, err)
 	}
 	return sessionBody{SessionID: id, Events: events, More: more}, err
