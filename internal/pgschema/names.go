@@ -10,6 +10,13 @@ const (
 	EventIDsTable = "glam_usage_event_ids"
 	// ViewRowsTable holds view aggregates keyed by view, window and tag set.
 	ViewRowsTable = "glam_usage_view_rows"
+	// ProbeDaysTable rolls up the view rows that name a probe: counts per
+	// view, day or week, product, probe and channel (migration 0010).
+	ProbeDaysTable = "glam_usage_probe_days"
+	// ProbeSessionDaysTable rolls up the view rows that name a probe and a
+	// session so that distinct sessions over a range of days are sums
+	// (migration 0010).
+	ProbeSessionDaysTable = "glam_usage_probe_session_days"
 	// AppliedBatchesTable records which data point of which flush has been
 	// merged into ViewRowsTable.
 	AppliedBatchesTable = "glam_usage_applied_batches"

@@ -103,7 +103,35 @@ func bound(t *time.Time, inf pgtype.InfinityModifier) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: *t, Valid: true}
 }
 
+// rollupFields are the fields the daily probe-view rollup carries, as its
+// columns (” there being an absent tag).
+var rollupFields = map[string]string{
+	"probe_name":       "nullif(probe_name, '')",
+	"context__probe":   "nullif(probe_name, '')",
+	"context__product": "nullif(product, '')",
+	"context__channel": "nullif(channel, '')",
+	"action_type":      "'" + ActionProbeSearch + "'::text",
+}
+
+// rollupAnswers reports whether the daily probe-view rollup answers q (as
+// ViewAnswers says the views do): its fields are the rollup's columns and
+// both bounds are midnights.
+func (q GLAMUsageQuery) rollupAnswers() bool {
+	if q.From == nil || q.To == nil || !dayBound(q.From) || !dayBound(q.To) || !q.To.After(*q.From) {
+		return false
+	}
+	for _, f := range q.Fields {
+		if _, ok := rollupFields[f]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Store) glamUsageFromViews(ctx context.Context, q GLAMUsageQuery) ([]map[string]any, error) {
+	if q.rollupAnswers() {
+		return s.glamUsageFromRollup(ctx, q)
+	}
 	view := s.cfg.Views.ProbeViewsHourly
 	if dayBound(q.From) && dayBound(q.To) {
 		view = s.cfg.Views.ProbeViewsDaily
@@ -124,6 +152,22 @@ func (s *Store) glamUsageFromViews(ctx context.Context, q GLAMUsageQuery) ([]map
 		GROUP BY ` + positions(len(exprs)) + `
 		ORDER BY total DESC, ` + positions(len(exprs))
 	return s.glamRows(ctx, q, sql, args)
+}
+
+// glamUsageFromRollup counts from the weeks and days of the daily
+// probe-view view's rollup.
+func (s *Store) glamUsageFromRollup(ctx context.Context, q GLAMUsageQuery) ([]map[string]any, error) {
+	r := Range{From: q.From.UTC(), To: q.To.UTC()}
+	w0, w1 := weeks(r)
+	exprs := make([]string, len(q.Fields))
+	for i, f := range q.Fields {
+		exprs[i] = rollupFields[f]
+	}
+	sql := `SELECT ` + strings.Join(exprs, ", ") + `, sum(count)::bigint AS total
+		FROM ` + periodRows(probeDaysTable, "product, probe_name, channel, count", "$1", "$2", "$3", "$4", "$5", "($6 = '' OR product = $6)") + ` p
+		GROUP BY ` + positions(len(exprs)) + `
+		ORDER BY total DESC, ` + positions(len(exprs))
+	return s.glamRows(ctx, q, sql, []any{s.cfg.Views.ProbeViewsDaily, r.From, w0, w1, r.To, q.Product})
 }
 
 func dayBound(t *time.Time) bool { return t == nil || t.Equal(t.Truncate(24*time.Hour)) }

@@ -38,18 +38,16 @@ type Hotlist struct {
 // Hotlist ranks the probes viewed in the last Days days (UTC, today
 // included) by distinct sessions (how many visits wanted the probe, which
 // a single person reloading cannot inflate), then views, then the most
-// recent day viewed. All three come from the daily views.
+// recent day viewed. All three come from the rollups of the daily views:
+// weeks and days of per-probe counts rather than every probe's rows of
+// every session.
 func (s *Store) Hotlist(ctx context.Context, q HotlistQuery) (Hotlist, error) {
 	today := s.now().UTC().Truncate(24 * time.Hour)
 	r := Range{From: today.AddDate(0, 0, 1-q.Days), To: today.AddDate(0, 0, 1)}
-	// One pass over the probe-view rows gives each probe's views, last day
-	// and most viewed channel; distinct sessions are an index-only scan.
+	w0, w1 := weeks(r)
 	rows, err := s.db.Query(ctx, `WITH pc AS (
-		SELECT coalesce(product, '') AS product, probe_name AS probe, coalesce(tags->>$7, '') AS channel,
-			sum(count) AS views, max(window_start) AS last_day
-		FROM `+rowsTable+`
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
-		  AND ($5 = '' OR product = $5)
+		SELECT product, probe_name AS probe, channel, sum(count) AS views, max(last_day) AS last_day
+		FROM `+periodRows(probeDaysTable, "product, probe_name, channel, count, last_day", "$1", "$3", "$4", "$5", "$6", "probe_name <> '' AND ($7 = '' OR product = $7)")+` p
 		GROUP BY 1, 2, 3
 	), v AS (
 		SELECT product, probe, sum(views)::bigint AS views, max(last_day) AS last_day,
@@ -57,17 +55,17 @@ func (s *Store) Hotlist(ctx context.Context, q HotlistQuery) (Hotlist, error) {
 		FROM pc
 		GROUP BY 1, 2
 	), s AS (
-		SELECT coalesce(product, '') AS product, probe_name AS probe, count(DISTINCT session_id) AS sessions
-		FROM `+rowsTable+`
-		WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND probe_name IS NOT NULL
-		  AND ($5 = '' OR product = $5)
+		-- Each session counts at its first day in the range: the rows whose
+		-- previous day is before it.
+		SELECT product, probe_name AS probe, sum(sessions)::bigint AS sessions
+		FROM `+periodRows(probeSessionDaysTable, "product, probe_name, sessions", "$2", "$3", "$4", "$5", "$6", "prev_day < $3 AND ($7 = '' OR product = $7)")+` p
 		GROUP BY 1, 2
 	)
 	SELECT v.product, v.probe, v.channel, coalesce(s.sessions, 0), v.views, v.last_day
 	FROM v LEFT JOIN s USING (product, probe)
 	ORDER BY 4 DESC, 5 DESC, 6 DESC, 1, 2
-	LIMIT $6`,
-		s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily, r.From, r.To, q.Product, q.Limit, tagChannel)
+	LIMIT $8`,
+		s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily, r.From, w0, w1, r.To, q.Product, q.Limit)
 	if err != nil {
 		return Hotlist{Range: r}, fmt.Errorf("hotlist: %w", err)
 	}

@@ -35,15 +35,22 @@ func at(day int, clock string) time.Time {
 func knownStore(t *testing.T) *Store {
 	t.Helper()
 	ctx := context.Background()
-	db, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	require.NoError(t, pgschema.Migrate(ctx, db))
+	db := migratedDB(t)
 	cfg := NewDefaultConfig()
 	events, err := usagetest.LoadCSV(ctx, db, knownDataSet, day0, usagetest.Views(cfg.Views), usage.EventProbeView)
 	require.NoError(t, err)
 	require.Len(t, events, 21)
 	return New(db, cfg)
+}
+
+// migratedDB is a fresh database at the latest schema.
+func migratedDB(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	db, err := pgxpool.New(context.Background(), pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	require.NoError(t, pgschema.Migrate(context.Background(), db))
+	return db
 }
 
 var twoDays = Range{From: day0, To: day0.AddDate(0, 0, 2)}

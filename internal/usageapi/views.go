@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
 // ViewInfo describes a view as its rows show it.
@@ -116,6 +118,11 @@ type ViewResult struct {
 // sums and bucket counts add up, min and max are the extremes, the last
 // value is the one with the latest time. Groups come largest count first.
 func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
+	return s.view(ctx, q, true)
+}
+
+// view is View, from the rollup when it answers and rollup allows it.
+func (s *Store) view(ctx context.Context, q ViewQuery, rollup bool) (ViewResult, error) {
 	res := ViewResult{Range: q.Range, View: q.View, GroupBy: q.GroupBy, Filters: q.Filters}
 	if res.GroupBy == nil {
 		res.GroupBy = []string{}
@@ -129,6 +136,9 @@ func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
 		if !slices.Contains(info.TagKeys, k) {
 			return res, inputErrorf("view %q has no tag %q: its tags are %s", q.View, k, quoteList(info.TagKeys))
 		}
+	}
+	if cols, ok := rollupColumns(q, info); ok && rollup {
+		return s.viewFromRollup(ctx, q, cols, res)
 	}
 	filter := map[string]any{}
 	for k, v := range q.Filters {
@@ -189,6 +199,84 @@ func (s *Store) View(ctx context.Context, q ViewQuery) (ViewResult, error) {
 		err = s.addBuckets(ctx, &res, where, selectGroups, groupBy, args)
 	}
 	return res, err
+}
+
+// rollupTagColumns are the tags the view rows' rollup keeps, by key, as
+// its columns.
+var rollupTagColumns = map[string]string{tagProduct: "product", tagProbe: "probe_name", tagChannel: "channel"}
+
+// rollupColumns reports whether the rollup answers q, and its columns for
+// q's tags: a sum view (whose rows have counts and sums only) over whole
+// UTC days, grouped and filtered by tags the rollup keeps, filtered on
+// values other than "" (the rollup's absent tag).
+func rollupColumns(q ViewQuery, info ViewInfo) (map[string]string, bool) {
+	if info.MetricType != pgschema.MetricTypeSum || !q.Range.dayAligned() || !q.To.After(q.From) {
+		return nil, false
+	}
+	cols := map[string]string{}
+	for _, k := range append(slices.Clone(q.GroupBy), sortedKeys(q.Filters)...) {
+		c, ok := rollupTagColumns[k]
+		if !ok {
+			return nil, false
+		}
+		cols[k] = c
+	}
+	for _, v := range q.Filters {
+		if v == "" {
+			return nil, false
+		}
+	}
+	return cols, true
+}
+
+// viewFromRollup answers View from the weeks and days of the rollup.
+func (s *Store) viewFromRollup(ctx context.Context, q ViewQuery, cols map[string]string, res ViewResult) (ViewResult, error) {
+	w0, w1 := weeks(q.Range)
+	args := []any{q.View, q.From.UTC(), w0, w1, q.To.UTC()}
+	var conds []string
+	for _, k := range sortedKeys(q.Filters) {
+		args = append(args, q.Filters[k])
+		conds = append(conds, fmt.Sprintf("%s = $%d", cols[k], len(args)))
+	}
+	groups := make([]string, len(q.GroupBy))
+	for i, k := range q.GroupBy {
+		groups[i] = "nullif(" + cols[k] + ", '')"
+	}
+	selectGroups, groupBy, orderBy, having := "", "", "total_count DESC", "HAVING sum(windows) > 0"
+	if len(groups) > 0 {
+		selectGroups = strings.Join(groups, ", ") + ", "
+		groupBy = "GROUP BY " + positions(len(groups))
+		orderBy += ", " + positions(len(groups))
+		having = ""
+	}
+	args = append(args, q.Limit)
+	sql := `SELECT ` + selectGroups + `sum(windows)::bigint, sum(count)::bigint AS total_count, sum(sum)::float8
+		FROM ` + periodRows(probeDaysTable, "product, probe_name, channel, windows, count, sum", "$1", "$2", "$3", "$4", "$5", strings.Join(conds, " AND ")) + ` p
+		` + groupBy + ` ` + having + ` ORDER BY ` + orderBy + fmt.Sprintf(` LIMIT $%d`, len(args))
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return res, fmt.Errorf("view %s: %w", q.View, err)
+	}
+	res.Rows, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ViewRow, error) {
+		vals := make([]*string, len(groups))
+		r := ViewRow{Tags: map[string]*string{}}
+		dest := make([]any, 0, len(groups)+3)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		err := row.Scan(append(dest, &r.Windows, &r.Count, &r.Sum)...)
+		for i, k := range q.GroupBy {
+			r.Tags[k] = vals[i]
+		}
+		return r, err
+	})
+	if err != nil {
+		return res, fmt.Errorf("view %s: %w", q.View, err)
+	}
+	if res.Rows == nil {
+		res.Rows = []ViewRow{}
+	}
+	return res, nil
 }
 
 // addBuckets sums the bucket counts of each group, position by position,

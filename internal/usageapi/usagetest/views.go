@@ -102,3 +102,32 @@ func vacuum(ctx context.Context, db *pgxpool.Pool, tables ...string) error {
 	}
 	return nil
 }
+
+// mergeDailySQL merges the events of ids into a daily count view's rows as
+// the glam_postgres exporter merges a view batch: adding to the rows there
+// and making the rows not there yet.
+const mergeDailySQL = `INSERT INTO ` + pgschema.ViewRowsTable + ` AS t
+	(view, window_start, tags_hash, tags, window_end, metric_type, count, sum)
+SELECT $1, w, sha256(convert_to(tags::text, 'UTF8')), tags, w + interval '1 day', '` + pgschema.MetricTypeSum + `', n, n
+FROM (
+	SELECT date_trunc('day', event_time, 'UTC') AS w, %s AS tags, count(*) AS n
+	FROM ` + pgschema.EventsTable + ` WHERE event_name = $2 AND event_id = ANY($3) AND (NOT $4 OR session_id IS NOT NULL)
+	GROUP BY 1, 2
+) g
+ORDER BY 1, 3
+ON CONFLICT (view, window_start, tags_hash) DO UPDATE SET count = t.count + excluded.count, sum = t.sum + excluded.sum`
+
+// MergeDaily merges the stored events of ids (late ones, say) into the
+// daily probe-view views' rows, as the exporter would: the per-probe and
+// the per-session daily views.
+func MergeDaily(ctx context.Context, db *pgxpool.Pool, views Views, probeView string, ids []string) error {
+	for _, s := range []struct {
+		view, tags string
+		session    bool
+	}{{views.ProbeViewsDaily, probeTags, false}, {views.ProbeSessionsDaily, probeSessionTags, true}} {
+		if _, err := db.Exec(ctx, fmt.Sprintf(mergeDailySQL, s.tags), s.view, probeView, ids, s.session); err != nil {
+			return fmt.Errorf("merge into view %s: %w", s.view, err)
+		}
+	}
+	return nil
+}
