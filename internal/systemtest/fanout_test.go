@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,7 +42,7 @@ import (
 // pipeline graph (in process, the service's own fan-out), glam_views feeds
 // glam_postgres and, through the forward connector, a branch whose exporter
 // refuses every batch permanently; meanwhile glam_postgres refuses view
-// batches for a while (their table locked past the exporter's timeout, with
+// batches for a while (their table locked past the exporter's lock_timeout, with
 // retries off: what an outage longer than retry_on_failure's
 // max_elapsed_time returns). glam_views acts on the fan-out's joined error:
 // behind glam_viewcounters it only ever sees the retryable one, keeps the
@@ -113,7 +114,10 @@ func runRefusingBranch(t *testing.T, branch []string) (lost, refused float64) {
 			"glam_viewcounters": sampleConfig(t).Processors["glam_viewcounters"],
 		},
 		"exporters": map[string]any{
-			"glam_postgres": map[string]any{"dsn": dsn, "create_schema": true, "timeout": "300ms",
+			// A write that waits more than 200 ms for a lock fails (lock_timeout,
+			// a retryable error): the view rows' table locked makes
+			// glam_postgres refuse view batches, however slow the machine.
+			"glam_postgres": map[string]any{"dsn": withLockTimeout(t, dsn), "create_schema": true, "timeout": "10s",
 				"retry_on_failure": map[string]any{"enabled": false}, "sending_queue": map[string]any{"enabled": false}},
 			"test_refuse": nil,
 		},
@@ -173,7 +177,7 @@ func runRefusingBranch(t *testing.T, branch []string) (lost, refused float64) {
 	waitListening(t, port)
 
 	// Probe views and searches, every 50 ms for 3 s; the view rows' table
-	// locked from 0.5 s to 2 s, so that glam_postgres times out on the view
+	// locked from 0.5 s to 2 s, so that glam_postgres refuses the view
 	// batches flushed meanwhile.
 	accepted := map[string]bool{}
 	locked := make(chan struct{})
@@ -232,6 +236,20 @@ func runRefusingBranch(t *testing.T, branch []string) (lost, refused float64) {
 	}
 	t.Logf("glam_postgres refused %v view points while the table was locked", m["otelcol_exporter_send_failed_metric_points"])
 	return m["otelcol_processor_glam_views_points_lost"], m["otelcol_processor_glam_viewcounters_refused_batches"]
+}
+
+// withLockTimeout sets lock_timeout (200 ms) on a URL DSN's sessions.
+func withLockTimeout(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	// pgx passes a parameter it does not know to the server as a setting.
+	q.Set("lock_timeout", "200ms")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func waitListening(t *testing.T, port int) {
