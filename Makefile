@@ -57,7 +57,7 @@ test:
 # The probe-build tests run against the BigQuery emulator, built once. Every
 # package runs under the race detector (about 2.5 minutes on 2 cores).
 test-go: bigquery-emulator test-prometheus
-	$(GO) test -count=1 -race ./...
+	$(GO) test -count=1 -race -timeout 20m ./...
 
 # compile-tests builds every package's test binary, as test-go does,
 # without running any.
