@@ -36,6 +36,16 @@ var ErrNotAnEvent = errors.New("log record is not a usage event: it has no event
 // record, so that the caller can add the event's remaining attributes.
 func (e Event) AppendTo(records plog.LogRecordSlice) plog.LogRecord {
 	lr := records.AppendEmpty()
+	e.WriteTo(lr)
+	return lr
+}
+
+// EventAttributes is how many attributes WriteTo puts at most, for a caller
+// sizing a record's attributes before adding its own.
+const EventAttributes = 4
+
+// WriteTo writes e into lr.
+func (e Event) WriteTo(lr plog.LogRecord) {
 	lr.SetEventName(e.Name)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(e.Observed))
@@ -46,7 +56,6 @@ func (e Event) AppendTo(records plog.LogRecordSlice) plog.LogRecord {
 		attrs.PutStr(AttrSessionID, e.SessionID)
 	}
 	attrs.PutStr(AttrSource, e.Source)
-	return lr
 }
 
 // EventFromLogRecord reads the event fields back from a log record written by

@@ -14,11 +14,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/mozilla/otelcol-glam/internal/usage"
+	"github.com/mozilla/otelcol-glam/receiver/glamreceiver/internal/metadata"
 )
 
 // The benchmarks drive the full HTTP handler the server runs (confighttp's
@@ -107,6 +110,25 @@ func (bb *benchBody) renumber(i int) {
 	}
 }
 
+// postSpans posts bb b.N times, renumbered each time, and reports events/s.
+func postSpans(b *testing.B, handler http.Handler, bb *benchBody) {
+	path := defaultPathPrefix + "/v1/traces"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bb.renumber(i)
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(bb.body))
+		req.Header.Set("Content-Type", bb.enc)
+		req.Header.Set("User-Agent", firefoxUA)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "already") {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
+	b.ReportMetric(float64(b.N*bb.spanCnt)/b.Elapsed().Seconds(), "events/s")
+}
+
 func startBenchReceiver(b *testing.B) http.Handler {
 	tr, _, _ := createNopSignals(b, createDefaultConfig().(*Config))
 	require.NoError(b, tr.Start(context.Background(), componenttest.NewNopHost()))
@@ -121,23 +143,27 @@ func BenchmarkTraces(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				handler := startBenchReceiver(b)
 				bb := newBenchBody(b, n, protobuf)
-				path := defaultPathPrefix + "/v1/traces"
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					bb.renumber(i)
-					req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(bb.body))
-					req.Header.Set("Content-Type", bb.enc)
-					req.Header.Set("User-Agent", firefoxUA)
-					rec := httptest.NewRecorder()
-					handler.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "already") {
-						b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
-					}
-				}
-				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+				postSpans(b, handler, bb)
 			})
 		}
+	}
+}
+
+// BenchmarkTracesEventsOnly is BenchmarkTraces with the logs pipeline
+// alone, as a collector that only stores usage: spans are not passed on, so
+// JSON bodies take the browser decoder (otlpjson.go).
+func BenchmarkTracesEventsOnly(b *testing.B) {
+	for _, n := range []int{1, 20, 100} {
+		b.Run(fmt.Sprintf("json/batch=%d", n), func(b *testing.B) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.ServerConfig.NetAddr.Endpoint = "localhost:0"
+			lr, err := NewFactory().CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+			require.NoError(b, err)
+			require.NoError(b, lr.Start(context.Background(), componenttest.NewNopHost()))
+			b.Cleanup(func() { require.NoError(b, lr.Shutdown(context.Background())) })
+			handler := lr.(*sharedComponent).receiver.server.Handler
+			postSpans(b, handler, newBenchBody(b, n, false))
+		})
 	}
 }
 
@@ -197,4 +223,22 @@ func benchGlean(b *testing.B, name string, n int, extra string) {
 		}
 		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+// BenchmarkBrowserDecoder decodes the bodies with the browser decoder
+// alone, against BenchmarkBaselineUnmarshal's pdata.
+func BenchmarkBrowserDecoder(b *testing.B) {
+	for _, n := range []int{1, 20, 100} {
+		b.Run(fmt.Sprintf("json/batch=%d", n), func(b *testing.B) {
+			bb := newBenchBody(b, n, false)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, ok := decodeJSONSpans(bb.body); !ok {
+					b.Fatal("the browser decoder refused the body")
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

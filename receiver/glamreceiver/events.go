@@ -19,11 +19,19 @@ type eventWriter struct {
 	open     bool
 	family   string
 	pages    *pageRules
+	// events is how many events the request may write, to size the
+	// records once.
+	events int
 }
 
 func (in *intake[T]) newEventWriter() *eventWriter {
-	return &eventWriter{logs: plog.NewLogs(), family: in.req.family, pages: in.r.pages}
+	return &eventWriter{logs: plog.NewLogs(), family: in.req.family, pages: in.r.pages, events: len(in.cands)}
 }
+
+// derivedAttributes is about how many attributes finish adds: the browser
+// family and what a page URL's route gives. Sizing a record's attributes
+// for them spares growing the map while they are put.
+const derivedAttributes = 6
 
 // startResource makes the following events belong to res.
 func (w *eventWriter) startResource(res pcommon.Resource) {
@@ -35,13 +43,21 @@ func (w *eventWriter) startResource(res pcommon.Resource) {
 // ones) and the browser family, in GLAM's terms (pageRules.apply), and
 // returns the record for the caller to add what else its source carries.
 func (w *eventWriter) write(ev usage.Event, attrs pcommon.Map) plog.LogRecord {
-	lr := w.append(ev)
+	lr := w.append(ev, attrs.Len())
 	mergeEventAttributes(lr.Attributes(), attrs)
 	w.finish(lr)
 	return lr
 }
 
-func (w *eventWriter) append(ev usage.Event) plog.LogRecord {
+// writeDecoded is write for attributes decoded by jsonSpans.
+func (w *eventWriter) writeDecoded(ev usage.Event, attrs []jsonKV) plog.LogRecord {
+	lr := w.append(ev, len(attrs))
+	mergeDecoded(lr.Attributes(), attrs)
+	w.finish(lr)
+	return lr
+}
+
+func (w *eventWriter) append(ev usage.Event, attrs int) plog.LogRecord {
 	if !w.open {
 		rl := w.logs.ResourceLogs().AppendEmpty()
 		w.resource.Attributes().CopyTo(rl.Resource().Attributes())
@@ -49,9 +65,13 @@ func (w *eventWriter) append(ev usage.Event) plog.LogRecord {
 		sl := rl.ScopeLogs().AppendEmpty()
 		sl.Scope().SetName(usage.EventScope)
 		w.records = sl.LogRecords()
+		w.records.EnsureCapacity(w.events)
 		w.open = true
 	}
-	return ev.AppendTo(w.records)
+	lr := w.records.AppendEmpty()
+	lr.Attributes().EnsureCapacity(usage.EventAttributes + attrs + derivedAttributes)
+	ev.WriteTo(lr)
+	return lr
 }
 
 func (w *eventWriter) finish(lr plog.LogRecord) {

@@ -64,6 +64,29 @@ func mergeEventAttributes(dst, src pcommon.Map) {
 
 // setBrowserFamily tags an event with the family of the browser that sent
 // it, overriding whatever the client claimed.
+// mergeDecoded is mergeEventAttributes for attributes decoded by jsonSpans.
+func mergeDecoded(dst pcommon.Map, src []jsonKV) {
+	dst.EnsureCapacity(dst.Len() + len(src))
+	for _, kv := range src {
+		if _, private := privateKeys[kv.key]; private {
+			continue
+		}
+		if slot, existed := dst.GetOrPutEmpty(kv.key); !existed {
+			kv.setTo(slot)
+		}
+	}
+}
+
+// putKVs puts attributes decoded by jsonSpans into m, as sent; scrubbing is
+// the writer's.
+func putKVs(m pcommon.Map, kvs []jsonKV) {
+	m.EnsureCapacity(len(kvs))
+	for _, kv := range kvs {
+		slot, _ := m.GetOrPutEmpty(kv.key)
+		kv.setTo(slot)
+	}
+}
+
 func setBrowserFamily(attrs pcommon.Map, family string) {
 	if family != "" {
 		attrs.PutStr(usage.AttrBrowserFamily, family)

@@ -134,8 +134,10 @@ func responseEncoding(req *http.Request) encoding {
 // fails here with *http.MaxBytesError.
 func readBody(req *http.Request) ([]byte, error) {
 	var buf bytes.Buffer
+	// ReadFrom wants MinRead bytes free before each read, the one that
+	// finds the end too: less would copy the whole body once more.
 	if n := req.ContentLength; n > 0 && n <= 1<<20 {
-		buf.Grow(int(n) + 1)
+		buf.Grow(int(n) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(req.Body); err != nil {
 		return nil, err

@@ -25,16 +25,27 @@ func (r *glamReceiver) handleTraces(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, responseEncoding(req), http.StatusNotFound, "no pipeline takes traces or usage events from this receiver")
 		return
 	}
-	otlp := ptraceotlp.NewExportRequest()
-	in, ok := r.acceptOTLP(w, req, tracesEndpoint, otlp, "traces")
+	in, ok := r.accept(w, req, tracesEndpoint)
 	if !ok {
 		return
 	}
-	td := otlp.Traces()
-	it := spanIntake{intake: newIntake[spanItem](r, in, "spans", obsOp{r.obs.StartTracesOp, r.obs.EndTracesOp, in.enc.String()}, td.SpanCount())}
-	if err := it.read(td); err != nil {
-		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
-		return
+	op := obsOp{r.obs.StartTracesOp, r.obs.EndTracesOp, in.enc.String()}
+	var it spanIntake
+	var td ptrace.Traces
+	if d, ok := r.decodeJSONSpans(in); ok {
+		it = spanIntake{intake: newIntake[spanItem](r, in, "spans", op, len(d.spans))}
+		it.readDecoded(d)
+	} else {
+		otlp := ptraceotlp.NewExportRequest()
+		if !decodeOTLP(w, in, tracesEndpoint, otlp, "traces") {
+			return
+		}
+		td = otlp.Traces()
+		it = spanIntake{intake: newIntake[spanItem](r, in, "spans", op, td.SpanCount())}
+		if err := it.read(td); err != nil {
+			writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	it.correctClock(time.Time{}, false)
 	ctx, ok := it.settle(w, req)
@@ -57,15 +68,67 @@ func (r *glamReceiver) handleTraces(w http.ResponseWriter, req *http.Request) {
 	writeOTLPResponse(w, in.enc, resp)
 }
 
-// spanItem is where an accepted span sits in the request.
+// decodeJSONSpans decodes the body with the decoder of browsers' OTLP/JSON
+// when it may: only usage events are wanted (pass-through spans need the
+// whole span) and the body is JSON.
+func (r *glamReceiver) decodeJSONSpans(in *request) (*jsonSpans, bool) {
+	if r.next.traces != nil || in.enc != encJSON {
+		return nil, false
+	}
+	return decodeJSONSpans(in.body)
+}
+
+// spanItem is what an accepted span's event is written from: where the
+// span sits in the request, and its attributes (span, when decoded by
+// pdata; attrs, when decoded by jsonSpans, see spanIntake.decoded).
 type spanItem struct {
 	resource, scope int
 	span            ptrace.Span
+	attrs           []jsonKV
+	traceID         pcommon.TraceID
+	spanID          pcommon.SpanID
 }
 
 type spanIntake struct {
 	*intake[spanItem]
 	resources []pcommon.Resource
+	decoded   bool // by jsonSpans
+}
+
+// readDecoded makes candidates of spans decoded by jsonSpans, as read does
+// of pdata's. Nothing in them can be unstorable: the decoder takes only
+// strings without escapes or control characters, in valid UTF-8, integers
+// and booleans.
+func (in *spanIntake) readDecoded(d *jsonSpans) {
+	received := in.req.received
+	in.decoded = true
+	in.resources = make([]pcommon.Resource, len(d.resources))
+	for i, res := range d.resources {
+		in.resources[i] = pcommon.NewResource()
+		putKVs(in.resources[i].Attributes(), d.attrs(res.attrs))
+	}
+	for _, span := range d.spans {
+		switch {
+		case span.traceID.IsEmpty() || span.spanID.IsEmpty():
+			in.reject(rejectInvalidID)
+		case span.name == "":
+			in.reject(rejectNoSpanName)
+		default:
+			attrs := d.attrs(span.attrs)
+			session, _ := d.session(span.attrs)
+			if session == "" {
+				session = d.resources[span.resource].session
+			}
+			in.add(usage.Event{
+				ID:        span.spanID.String(),
+				Name:      span.name,
+				SessionID: session,
+				Time:      clientTime(received, pcommon.Timestamp(span.start), pcommon.Timestamp(span.end)),
+				Observed:  received,
+				Source:    usage.SourceOTLPTraces,
+			}, spanItem{resource: span.resource, attrs: attrs, traceID: span.traceID, spanID: span.spanID})
+		}
+	}
 }
 
 // read is the one walk over the request: it refuses a request that breaks
@@ -111,7 +174,7 @@ func (in *spanIntake) read(td ptrace.Traces) error {
 						Time:      clientTime(received, span.StartTimestamp(), span.EndTimestamp()),
 						Observed:  received,
 						Source:    usage.SourceOTLPTraces,
-					}, spanItem{resource: i, scope: j, span: span})
+					}, spanItem{resource: i, scope: j, span: span, traceID: span.TraceID(), spanID: span.SpanID()})
 				}
 			}
 		}
@@ -140,9 +203,14 @@ func (in *spanIntake) write(td ptrace.Traces) (plog.Logs, ptrace.Traces) {
 			if newResource {
 				w.startResource(in.resources[it.resource])
 			}
-			lr := w.write(c.event, it.span.Attributes())
-			lr.SetTraceID(it.span.TraceID())
-			lr.SetSpanID(it.span.SpanID())
+			var lr plog.LogRecord
+			if in.decoded {
+				lr = w.writeDecoded(c.event, it.attrs)
+			} else {
+				lr = w.write(c.event, it.span.Attributes())
+			}
+			lr.SetTraceID(it.traceID)
+			lr.SetSpanID(it.spanID)
 		}
 		if !pass {
 			lastRes = it.resource
