@@ -103,6 +103,18 @@ func assertRollupsMatchRaw(t *testing.T, s *Store) {
 			assert.Equal(t, want, got, "view %s by %v where %v over %s..%s", v.View, v.GroupBy, v.Filters, r.From, r.To)
 		}
 	}
+	// A probe's series by day and week: per period, its views and distinct
+	// sessions, as raw events count them.
+	for _, probe := range [][2]string{{"fog", "probe_0"}, {"fenix", "probe_1"}, {"firefox", "probe_5"}} {
+		for _, i := range []Interval{Day, Week} {
+			q := SeriesQuery{Range: Range{From: generatedEnd.AddDate(0, 0, -40), To: generatedEnd.AddDate(0, 0, -2)}, Product: probe[0], Probe: probe[1], Interval: i}
+			got, err := s.ProbeSeries(ctx, q)
+			require.NoError(t, err)
+			want, err := s.ProbeSeriesRaw(ctx, q)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "series of %v by %s", probe, i)
+		}
+	}
 	for _, days := range []int{1, 6, 7, 20, 45} {
 		for _, product := range []string{"", "fog"} {
 			q := HotlistQuery{Days: days, Product: product, Limit: 60}

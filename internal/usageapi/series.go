@@ -93,6 +93,9 @@ func (s *Store) ProbeSeries(ctx context.Context, q SeriesQuery) (Series, error) 
 	if err != nil {
 		return Series{Range: r}, err
 	}
+	if q.Interval != Hour && q.Product != "" {
+		return s.probeSeriesByDays(ctx, q, r)
+	}
 	views, sessions := s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily
 	if q.Interval == Hour {
 		views, sessions = s.cfg.Views.ProbeViewsHourly, s.cfg.Views.SessionProbes
@@ -115,6 +118,36 @@ func (s *Store) ProbeSeries(ctx context.Context, q SeriesQuery) (Series, error) 
 	ORDER BY b.start`
 	points, err := s.queryPoints(ctx, q.Interval, sql, views, sessions, r.From, r.To,
 		q.Product, q.Probe, string(q.Interval), q.Interval.step())
+	return Series{Range: r, Points: points}, err
+}
+
+// probeSeriesByDays answers days and weeks from the rollups' rows of that
+// grain: a period's distinct sessions are its rows whose previous day is
+// before the period. (An empty product is the rollups' absent product, which
+// the view rows' product never equals: those are answered from the rows.)
+func (s *Store) probeSeriesByDays(ctx context.Context, q SeriesQuery, r Range) (Series, error) {
+	days := 1
+	if q.Interval == Week {
+		days = 7
+	}
+	sql := `WITH b AS (
+		SELECT g AS start FROM generate_series($3::timestamptz, $4::timestamptz - $7::interval, $7::interval) g
+	), v AS (
+		SELECT day AS start, sum(count)::bigint AS views
+		FROM ` + probeDaysTable + `
+		WHERE view = $1 AND days = $8 AND product = $5 AND probe_name = $6 AND day >= $3 AND day < $4
+		GROUP BY 1
+	), s AS (
+		SELECT day AS start, sum(sessions)::bigint AS sessions
+		FROM ` + probeSessionDaysTable + `
+		WHERE view = $2 AND days = $8 AND product = $5 AND probe_name = $6 AND day >= $3 AND day < $4 AND prev_day < day
+		GROUP BY 1
+	)
+	SELECT b.start, coalesce(v.views, 0), coalesce(s.sessions, 0)
+	FROM b LEFT JOIN v USING (start) LEFT JOIN s USING (start)
+	ORDER BY b.start`
+	points, err := s.queryPoints(ctx, q.Interval, sql, s.cfg.Views.ProbeViewsDaily, s.cfg.Views.ProbeSessionsDaily,
+		r.From, r.To, q.Product, q.Probe, q.Interval.step(), days)
 	return Series{Range: r, Points: points}, err
 }
 
