@@ -96,7 +96,15 @@ func newClient(t *testing.T, base string) *client {
 // document's path the answer must match (empty: not documented, e.g. 404).
 func (c *client) get(path, docPath string) (int, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	return c.send(http.MethodGet, path, docPath, "")
+}
+
+// send makes a request with the client's token and checks its JSON answer
+// against the document's schema of method on docPath (empty: not
+// documented).
+func (c *client) send(method, path, docPath, body string) (int, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	require.NoError(c.t, err)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -104,17 +112,17 @@ func (c *client) get(path, docPath string) (int, []byte) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	out, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
 	assert.Equal(c.t, "application/json", resp.Header.Get("Content-Type"), path)
 	var v any
-	require.NoError(c.t, json.Unmarshal(body, &v), "%s answered %s", path, body)
+	require.NoError(c.t, json.Unmarshal(out, &v), "%s %s answered %s", method, path, out)
 	if docPath != "" {
-		schema, err := c.schema.responseSchema(docPath, resp.StatusCode)
-		require.NoError(c.t, err, "%s answered %d: %s", path, resp.StatusCode, body)
-		require.NoError(c.t, c.schema.check(schema, v, "$"), "%s answered %s", path, body)
+		schema, err := c.schema.methodResponseSchema(method, docPath, resp.StatusCode)
+		require.NoError(c.t, err, "%s %s answered %d: %s", method, path, resp.StatusCode, out)
+		require.NoError(c.t, c.schema.check(schema, v, "$"), "%s %s answered %s", method, path, out)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, out
 }
 
 // getOK requests path, expects 200 and decodes the answer into out.

@@ -1,10 +1,8 @@
 package glamusageextension
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -60,28 +58,6 @@ func startViewsAPI(t *testing.T, tweak func(*Config)) viewsAPI {
 	cat.AddMeasures([]string{"glam.probe_views", "glam.actions"})
 	cat.AddConfigViews([]views.Definition{configView})
 	return viewsAPI{client: newClient(t, "http://"+cfg.ServerConfig.NetAddr.Endpoint), db: db}
-}
-
-// send makes a request with the client's token and checks a JSON answer
-// against the document's schema for docPath.
-func (c *client) send(method, path, docPath, body string) (int, []byte) {
-	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader([]byte(body)))
-	require.NoError(c.t, err)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(c.t, err)
-	var v any
-	require.NoError(c.t, json.Unmarshal(out, &v), "%s %s answered %s", method, path, out)
-	schema, err := c.schema.methodResponseSchema(method, docPath, resp.StatusCode)
-	require.NoError(c.t, err, "%s %s answered %d: %s", method, path, resp.StatusCode, out)
-	require.NoError(c.t, c.schema.check(schema, v, "$"), "%s %s answered %s", method, path, out)
-	return resp.StatusCode, out
 }
 
 const funnelStep = `{"name":"glam.compare_clicks.daily","description":"Clicks per day by control","measure":"glam.actions",
