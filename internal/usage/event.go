@@ -63,15 +63,15 @@ func (e Event) WriteTo(lr plog.LogRecord) {
 func EventFromLogRecord(lr plog.LogRecord) (Event, error) {
 	attrs := lr.Attributes()
 	e := Event{
-		ID:        str(attrs, AttrEventID),
+		ID:        StringAttr(attrs, AttrEventID),
 		Name:      lr.EventName(),
-		SessionID: str(attrs, AttrSessionID),
+		SessionID: StringAttr(attrs, AttrSessionID),
 		Time:      lr.Timestamp().AsTime(),
 		Observed:  lr.ObservedTimestamp().AsTime(),
-		Source:    str(attrs, AttrSource),
+		Source:    StringAttr(attrs, AttrSource),
 	}
 	if e.Name == "" {
-		e.Name = str(attrs, AttrEventName)
+		e.Name = StringAttr(attrs, AttrEventName)
 	}
 	if lr.Timestamp() == 0 {
 		e.Time = e.Observed
@@ -82,7 +82,8 @@ func EventFromLogRecord(lr plog.LogRecord) (Event, error) {
 	return e, nil
 }
 
-func str(m pcommon.Map, key string) string {
+// StringAttr is the attribute key of m as a string, or "" when m has none.
+func StringAttr(m pcommon.Map, key string) string {
 	if v, ok := m.Get(key); ok {
 		return v.AsString()
 	}

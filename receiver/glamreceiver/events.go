@@ -91,18 +91,10 @@ func unstorable(m pcommon.Map, texts ...string) bool {
 	return problem != ""
 }
 
-// stringAttr reads an attribute as a string ("" when absent).
-func stringAttr(m pcommon.Map, key string) string {
-	if v, ok := m.Get(key); ok {
-		return v.AsString()
-	}
-	return ""
-}
-
 // sessionOf is the session of an item: its own session.id attribute, else
 // its resource's.
 func sessionOf(attrs pcommon.Map, resourceSession string) string {
-	if s := stringAttr(attrs, usage.AttrSessionID); s != "" {
+	if s := usage.StringAttr(attrs, usage.AttrSessionID); s != "" {
 		return s
 	}
 	return resourceSession

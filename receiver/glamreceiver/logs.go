@@ -70,7 +70,7 @@ func (in recordIntake) read(ld plog.Logs) error {
 		if err := checkResource(rl.Resource(), rl.SchemaUrl(), place{"resource", i}); err != nil {
 			return err
 		}
-		resourceSession := stringAttr(rl.Resource().Attributes(), usage.AttrSessionID)
+		resourceSession := usage.StringAttr(rl.Resource().Attributes(), usage.AttrSessionID)
 		badResource := unstorable(rl.Resource().Attributes())
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			sl := rl.ScopeLogs().At(j)
@@ -86,7 +86,7 @@ func (in recordIntake) read(ld plog.Logs) error {
 				n++
 				name := lr.EventName()
 				if name == "" {
-					name = stringAttr(lr.Attributes(), usage.AttrEventName)
+					name = usage.StringAttr(lr.Attributes(), usage.AttrEventName)
 				}
 				if name == "" {
 					in.reject(rejectNoEventName)
@@ -97,7 +97,7 @@ func (in recordIntake) read(ld plog.Logs) error {
 					in.reject(rejectUnstorable)
 					continue
 				}
-				id := stringAttr(lr.Attributes(), usage.AttrEventID)
+				id := usage.StringAttr(lr.Attributes(), usage.AttrEventID)
 				if id == "" {
 					id = contentID(rl.Resource(), lr)
 				}

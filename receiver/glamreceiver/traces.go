@@ -145,7 +145,7 @@ func (in *spanIntake) read(td ptrace.Traces) error {
 		if err := checkResource(rs.Resource(), rs.SchemaUrl(), place{"resource", i}); err != nil {
 			return err
 		}
-		resourceSession := stringAttr(rs.Resource().Attributes(), usage.AttrSessionID)
+		resourceSession := usage.StringAttr(rs.Resource().Attributes(), usage.AttrSessionID)
 		badResource := unstorable(rs.Resource().Attributes())
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			ss := rs.ScopeSpans().At(j)
