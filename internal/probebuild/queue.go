@@ -424,4 +424,3 @@ func isUUID(s string) bool {
 	}
 	return true
 }
-
