@@ -8,6 +8,10 @@ OCB       := $(TOOLS)/ocb
 MDATAGEN  := $(TOOLS)/mdatagen
 BIN       := $(CURDIR)/bin
 COLLECTOR := $(BIN)/otelcol-glam
+# The collector the tests run (sample configs, browser tests): built with the
+# race detector, as every test is, so that the tests compile the
+# dependencies once, under -race.
+TEST_COLLECTOR := $(BIN)/otelcol-glam-race
 BUILDER   := $(BIN)/glam-probe-builder
 BQEMU     := $(TOOLS)/bigquery-emulator
 CONFIG    ?= testdata/config.yaml
@@ -28,10 +32,12 @@ all: build
 ## build: the collector, bin/otelcol-glam, and the standalone probe-build worker, bin/glam-probe-builder
 build: $(COLLECTOR) $(BUILDER)
 
-# No -trimpath: it would compile every dependency a third time on a fresh
-# machine, as go vet and the system tests' go build have compiled them already.
+# No -trimpath: builds with the same flags share their compiled packages.
 $(COLLECTOR): $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/otelcol-glam
+
+$(TEST_COLLECTOR): $(GO_SOURCES)
+	$(GO) build -race -o $@ ./cmd/otelcol-glam
 
 $(BUILDER): $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/glam-probe-builder
@@ -49,7 +55,7 @@ run: build
 test:
 	@mkdir -p $(TOOLS)
 	@$(MAKE) --no-print-directory bigquery-emulator >$(TOOLS)/emulator-build.log 2>&1 & emulator=$$!; \
-	  status=0; $(MAKE) --no-print-directory lint check-generate build compile-tests || status=$$?; \
+	  status=0; $(MAKE) --no-print-directory lint check-generate $(TEST_COLLECTOR) compile-tests || status=$$?; \
 	  if ! wait $$emulator; then echo "building the BigQuery emulator failed:"; cat $(TOOLS)/emulator-build.log; exit 1; fi; \
 	  exit $$status
 	@$(MAKE) --no-print-directory test-go validate test-e2e
@@ -75,21 +81,22 @@ test-prometheus:
 	cd deploy/prometheus && $(PROMTOOL) check rules glam-alerts.yml && $(PROMTOOL) test rules *_test.yaml
 
 ## validate: every sample config in testdata/ passes `otelcol-glam validate`
-validate: build
+validate: $(TEST_COLLECTOR)
 	@for f in testdata/*.yaml testdata/probebuild/collector.yaml; do echo "validate $$f"; \
-	  GLAM_POSTGRES_DSN=$${GLAM_POSTGRES_DSN:-postgres://validate@127.0.0.1/glam} $(COLLECTOR) validate --config $$f; done
+	  GLAM_POSTGRES_DSN=$${GLAM_POSTGRES_DSN:-postgres://validate@127.0.0.1/glam} $(TEST_COLLECTOR) validate --config $$f; done
 
 ## probe-build-demo: watch a probe build end to end — the BigQuery emulator with the sample data set, a
 ## collector wired to it, and the three HTTP calls (request, poll, result)
 probe-build-demo: build bigquery-emulator
 	scripts/probe-build-demo.sh
 
-test-e2e: build
-	cd e2e && npm test
+test-e2e: $(TEST_COLLECTOR)
+	cd e2e && OTELCOL_GLAM_BIN=$(TEST_COLLECTOR) npm test
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	@# -race: vet then compiles the dependencies as the tests do, once.
+	$(GO) vet -race ./...
 
 ## bench: the benchmarks of every component
 bench:

@@ -37,7 +37,7 @@ func probeBuilderBinary(t *testing.T) string {
 			return
 		}
 		builderBin.path = filepath.Join(builderBin.dir, "glam-probe-builder")
-		out, err := exec.Command("go", "build", "-o", builderBin.path, "../../cmd/glam-probe-builder").CombinedOutput()
+		out, err := exec.Command("go", "build", "-race", "-o", builderBin.path, "../../cmd/glam-probe-builder").CombinedOutput()
 		if err != nil {
 			builderBin.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}

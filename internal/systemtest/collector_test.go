@@ -52,7 +52,7 @@ func collectorBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "otelcol-glam")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/otelcol-glam")
+		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/otelcol-glam")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/otelcol-glam: %w\n%s", err, out)
