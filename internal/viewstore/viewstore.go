@@ -172,11 +172,7 @@ func Create(ctx context.Context, db pgschema.Beginner, def views.Definition, lim
 	if err != nil {
 		return View{}, false, err
 	}
-	if !created {
-		// Re-read as stored, so the answer is the same as the first.
-		return out, false, nil
-	}
-	return out, true, nil
+	return out, created, nil
 }
 
 // Deleted is what Delete did.
