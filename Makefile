@@ -62,8 +62,14 @@ test:
 
 # The probe-build tests run against the BigQuery emulator, built once. Every
 # package runs under the race detector (about 2.5 minutes on 2 cores).
+# On failure it ends with a summary (failed tests, and the tests a timeout
+# caught running), which a timeout's goroutine dump would otherwise bury.
 test-go: bigquery-emulator test-prometheus
-	$(GO) test -count=1 -race -timeout 20m ./...
+	@mkdir -p $(TOOLS)
+	@if ! $(GO) test -count=1 -race -timeout 20m ./... 2>&1 | tee $(TOOLS)/test-go.log; then \
+	  echo; echo "== go test failed; the failures (full output: $(TOOLS)/test-go.log):"; \
+	  grep -E -A4 '^panic: test timed out|^[[:space:]]*--- FAIL|^FAIL' $(TOOLS)/test-go.log | grep -v '^goroutine ' | head -80; \
+	  exit 1; fi
 
 # compile-tests builds every package's test binary, as test-go does,
 # without running any.

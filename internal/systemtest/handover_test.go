@@ -32,9 +32,10 @@ func TestViewsCatchUpAfterAStaleFlushWithoutNewEvents(t *testing.T) {
 	slow := fast
 	slow.flush = time.Hour // b flushes only when stopped
 	b := startReplica(t, dsn, "b", slow, stats)
-	// a's first flush comes 300 ms after it starts: long after it has read
-	// E1 and E2 (milliseconds), so that the batch holds both.
-	fast.noViews, fast.flush = true, 300*time.Millisecond
+	// a's first flush comes 2 s after it starts: long after it has read E1
+	// and E2 (milliseconds, seconds on a loaded CI machine under -race), so
+	// that the batch holds both.
+	fast.noViews, fast.flush = true, 2*time.Second
 	a := startReplica(t, dsn, "a", fast, stats)
 
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -47,8 +48,8 @@ func TestViewsCatchUpAfterAStaleFlushWithoutNewEvents(t *testing.T) {
 	require.NoError(t, bViews.reader.Shutdown(ctx)) // b's reader is gone (its lease with it); its processor holds E1
 	deliver(ctx, t, []string{a.ingest}, otlpLogs(e2))
 
-	hold := make(chan struct{})
-	a.startViewsHeld(hold)
+	var release func()
+	a.startViewsWith(func(g *gate) { release = g.holdBatches() })
 	a.views.waitFed(t, 20)
 	require.Zero(t, a.views.gate.waiting.Load(), "a flushed before it had read E1 and E2")
 	for deadline := time.Now().Add(10 * time.Second); a.views.gate.waiting.Load() == 0; {
@@ -62,14 +63,14 @@ func TestViewsCatchUpAfterAStaleFlushWithoutNewEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 10, behind, "after b's flush the offset should be past E1 and before E2")
 	// a's flush of E1+E2 is refused: it no longer starts at the offset.
-	close(hold)
+	release()
 	for deadline := time.Now().Add(10 * time.Second); stats.conflicts.Load() == 0; {
 		require.True(t, time.Now().Before(deadline), "a's stale batch was not refused: %s", stats)
 		time.Sleep(5 * time.Millisecond)
 	}
 
 	// No event comes any more; the views must still catch up with E2.
-	if err := caughtUp(ctx, db, 5*time.Second); err != nil {
+	if err := caughtUp(ctx, db, 15*time.Second); err != nil {
 		t.Errorf("after a view batch was refused as not starting at the offset, with no new events: %v (%s)", err, stats)
 		// A new event wakes the reader, which then reads again from the
 		// offset: the stall ends, and nothing is lost or doubled.

@@ -155,21 +155,50 @@ type gate struct {
 	replica string
 	stats   *viewStats
 	cut     atomic.Bool
-	// hold, when set, keeps every batch waiting until it is closed;
+	// hold, when set, keeps every batch waiting until it is released;
 	// waiting counts the batches held.
-	hold    atomic.Pointer[chan struct{}]
+	mu      sync.Mutex
+	hold    chan struct{}
 	waiting atomic.Int64
 }
 
 // holdBatches keeps the batches that come from now on waiting at the gate
-// until release is called.
+// until release is called (or the replica shuts down: a test that fails
+// while batches wait must not hang in its cleanup on the processor's final
+// flush).
 func (g *gate) holdBatches() (release func()) {
 	ch := make(chan struct{})
-	g.hold.Store(&ch)
+	g.mu.Lock()
+	g.hold = ch
+	g.mu.Unlock()
 	return func() {
-		g.hold.Store(nil)
-		close(ch)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.hold == ch {
+			g.hold = nil
+		}
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
 	}
+}
+
+// release lets every waiting batch go.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.hold != nil {
+		close(g.hold)
+		g.hold = nil
+	}
+}
+
+func (g *gate) held() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hold
 }
 
 var errCrashed = errors.New("systemtest: this collector crashed")
@@ -177,9 +206,9 @@ var errCrashed = errors.New("systemtest: this collector crashed")
 func (g *gate) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
 
 func (g *gate) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
-	if h := g.hold.Load(); h != nil {
+	if h := g.held(); h != nil {
 		g.waiting.Add(1)
-		<-*h
+		<-h
 	}
 	if g.cut.Load() {
 		g.stats.lost.Add(1)
@@ -364,18 +393,10 @@ func startReplica(t testing.TB, dsn, name string, opts pipelineOptions, stats *v
 
 // startViews starts the replica's view consumer: a views processor and a
 // reader of the log feeding it, behind a fresh gate to the exporter.
-func (r *replica) startViews() { r.startViewsHeld(nil) }
+func (r *replica) startViews() { r.startViewsWith(nil) }
 
-// startViewsHeld starts the view consumer with its batches held at the gate
-// until hold is closed (nil: none held).
-func (r *replica) startViewsHeld(hold chan struct{}) {
-	r.startViewsWith(func(g *gate) {
-		if hold != nil {
-			g.hold.Store(&hold)
-		}
-	})
-}
-
+// startViewsWith starts the view consumer with setup applied to its gate
+// before anything flows (nil: none).
 func (r *replica) startViewsWith(setup func(*gate)) {
 	t := r.t
 	t.Helper()
@@ -385,7 +406,9 @@ func (r *replica) startViewsWith(setup func(*gate)) {
 	require.Nil(t, r.views, "replica %s's view consumer is already running", r.name)
 	ctx := context.Background()
 	c := &viewConsumer{gate: &gate{next: r.metrics, replica: r.name, stats: r.stats}}
-	setup(c.gate)
+	if setup != nil {
+		setup(c.gate)
+	}
 
 	pf := glamviewsprocessor.NewFactory()
 	pcfg := pf.CreateDefaultConfig().(*glamviewsprocessor.Config)
@@ -454,6 +477,9 @@ func (r *replica) stopViews() error {
 
 func (r *replica) shutdown() {
 	ctx := context.Background()
+	if r.views != nil {
+		r.views.gate.release()
+	}
 	err := r.stopViews()
 	err = errors.Join(err, r.receiver.Shutdown(ctx), r.logs.Shutdown(ctx), r.metrics.Shutdown(ctx))
 	if err != nil {
