@@ -35,3 +35,17 @@ const (
 	MeasureEvents     = "glam.events"
 	MeasureActions    = "glam.actions"
 )
+
+// Names of GLAM's default views (the glam_views processor's defaults): the
+// usage API queries its answers from their rows by these names.
+const (
+	ViewProbeViewsHourly   = "glam.probe_views.hourly"
+	ViewProbeViewsDaily    = "glam.probe_views.daily"
+	ViewProbeSessionsDaily = "glam.probe_sessions.daily"
+	ViewSessions           = "glam.sessions"
+	ViewSessionProbes      = "glam.session_probes"
+	ViewSearchesDaily      = "glam.searches.daily"
+	ViewPageViewsDaily     = "glam.page_views.daily"
+	ViewActionsDaily       = "glam.actions.daily"
+	ViewSessionActions     = "glam.session_actions"
+)

@@ -54,11 +54,11 @@ type Views struct {
 func NewDefaultConfig() Config {
 	return Config{
 		Views: Views{
-			ProbeViewsHourly:   "glam.probe_views.hourly",
-			ProbeViewsDaily:    "glam.probe_views.daily",
-			ProbeSessionsDaily: "glam.probe_sessions.daily",
-			Sessions:           "glam.sessions",
-			SessionProbes:      "glam.session_probes",
+			ProbeViewsHourly:   usage.ViewProbeViewsHourly,
+			ProbeViewsDaily:    usage.ViewProbeViewsDaily,
+			ProbeSessionsDaily: usage.ViewProbeSessionsDaily,
+			Sessions:           usage.ViewSessions,
+			SessionProbes:      usage.ViewSessionProbes,
 		},
 		ProbeViewEvent: usage.EventProbeView,
 		ActiveWithin:   30 * time.Minute,

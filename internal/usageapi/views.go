@@ -195,7 +195,7 @@ func (s *Store) view(ctx context.Context, q ViewQuery, rollup bool) (ViewResult,
 	if res.Rows == nil {
 		res.Rows = []ViewRow{}
 	}
-	if info.MetricType == "histogram" {
+	if info.MetricType == pgschema.MetricTypeHistogram {
 		err = s.addBuckets(ctx, &res, where, selectGroups, groupBy, args)
 	}
 	return res, err

@@ -21,17 +21,18 @@ const (
 	DefaultSessionMaxDuration = views.DefaultSessionMaxDuration
 )
 
-// Names of GLAM's default views. The usage extension queries them by name.
+// Names of GLAM's default views (defined with the event contract, in
+// internal/usage, where the usage extension reads them too).
 const (
-	ViewProbeViewsHourly   = "glam.probe_views.hourly"
-	ViewProbeViewsDaily    = "glam.probe_views.daily"
-	ViewProbeSessionsDaily = "glam.probe_sessions.daily"
-	ViewSessions           = "glam.sessions"
-	ViewSessionProbes      = "glam.session_probes"
-	ViewSearchesDaily      = "glam.searches.daily"
-	ViewPageViewsDaily     = "glam.page_views.daily"
-	ViewActionsDaily       = "glam.actions.daily"
-	ViewSessionActions     = "glam.session_actions"
+	ViewProbeViewsHourly   = usage.ViewProbeViewsHourly
+	ViewProbeViewsDaily    = usage.ViewProbeViewsDaily
+	ViewProbeSessionsDaily = usage.ViewProbeSessionsDaily
+	ViewSessions           = usage.ViewSessions
+	ViewSessionProbes      = usage.ViewSessionProbes
+	ViewSearchesDaily      = usage.ViewSearchesDaily
+	ViewPageViewsDaily     = usage.ViewPageViewsDaily
+	ViewActionsDaily       = usage.ViewActionsDaily
+	ViewSessionActions     = usage.ViewSessionActions
 )
 
 // glamViews answers GLAM's questions (SPEC §1): which probes are looked at,
