@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usage"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
@@ -20,7 +21,7 @@ type api struct {
 	cfg    *Config
 	store  *usageapi.Store
 	pool   *pgxpool.Pool
-	builds http.Handler
+	builds *probebuild.Service
 	logger *zap.Logger
 	// catalog and writeAuth serve the runtime views (views.go); writeAuth
 	// is nil unless runtime_views.write_auth is set.
@@ -62,9 +63,8 @@ func (a *api) routes() http.Handler {
 	// GLAM's endpoint ignores parameters it does not know; so does ours.
 	mux.Handle("GET /api/v1/usage/{$}", a.endpoint(a.glamUsage, false))
 	mux.Handle("GET /api/v1/usage", a.endpoint(a.glamUsage, false))
-	mux.Handle(probebuild.PathPrefix, a.builds)
-	mux.Handle(probebuild.PathPrefix+"/", a.builds)
-	return textOnly(jsonFallbacks(mux))
+	a.builds.Routes(mux)
+	return textOnly(jsonapi.Fallbacks(mux))
 }
 
 // textOnly refuses a path or query string that is not text Postgres can
@@ -73,13 +73,13 @@ func (a *api) routes() http.Handler {
 func textOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isText(r.URL.Path) {
-			writeError(w, http.StatusBadRequest, "the path is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8")
+			jsonapi.Error(w, http.StatusBadRequest, "the path is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8")
 			return
 		}
 		for k, vs := range r.URL.Query() {
 			for _, v := range append([]string{k}, vs...) {
 				if !isText(v) {
-					writeError(w, http.StatusBadRequest, fmt.Sprintf("parameter %q is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8", strings.ToValidUTF8(k, "\ufffd")))
+					jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("parameter %q is not valid UTF-8 text without NUL characters: send it percent-encoded UTF-8", strings.ToValidUTF8(k, "\ufffd")))
 					return
 				}
 			}
@@ -106,34 +106,9 @@ func (a *api) endpoint(h handlerFunc, strict bool) http.Handler {
 			return
 		}
 		if ws, ok := out.(withStatus); ok {
-			writeJSON(w, ws.status, ws.body)
+			jsonapi.Write(w, ws.status, ws.body)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
-	})
-}
-
-// jsonFallbacks answers unknown paths with 404 and wrong methods with 405,
-// both in the API's JSON error shape instead of the mux's plain text.
-func jsonFallbacks(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		var allowed []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, pattern := mux.Handler(probe); pattern != "" {
-				allowed = append(allowed, m)
-			}
-		}
-		if len(allowed) == 0 {
-			writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+"; the endpoints are listed in /api/v1/openapi.json")
-			return
-		}
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+": send "+strings.Join(allowed, " or "))
+		jsonapi.Write(w, http.StatusOK, out)
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
 	"github.com/mozilla/otelcol-glam/internal/usage"
@@ -138,7 +139,7 @@ func (c *client) getError(path, docPath string, status int) string {
 	c.t.Helper()
 	got, body := c.get(path, docPath)
 	require.Equal(c.t, status, got, "%s: %.300s", path, body)
-	var e errorBody
+	var e jsonapi.ErrorBody
 	require.NoError(c.t, json.Unmarshal(body, &e))
 	require.NotEmpty(c.t, e.Error)
 	return e.Error
@@ -325,10 +326,10 @@ func TestBadInputGets400SayingWhatToSend(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
-	assert.Equal(t, "GET", resp.Header.Get("Allow"))
-	var e errorBody
+	assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+	var e jsonapi.ErrorBody
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
-	assert.Equal(t, "POST is not allowed on /api/v1/usage/probes/top: send GET", e.Error)
+	assert.Equal(t, "POST is not allowed on /api/v1/usage/probes/top: send GET or HEAD", e.Error)
 }
 
 func TestProbeBuildsAreMounted(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/dashboard"
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/probebuild"
 	"github.com/mozilla/otelcol-glam/internal/usageapi"
 	"github.com/mozilla/otelcol-glam/internal/views"
@@ -67,7 +68,7 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 	if err := e.startTelemetry(); err != nil {
 		return err
 	}
-	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds.Handler(), logger: e.telemetry.Logger, catalog: e.catalog}
+	api := &api{cfg: e.cfg, store: store, pool: e.pool, builds: e.builds, logger: e.telemetry.Logger, catalog: e.catalog}
 	if wa := e.cfg.RuntimeViews.WriteAuth.Get(); wa != nil {
 		if api.writeAuth, err = wa.GetServerAuthenticator(ctx, host.GetExtensions()); err != nil {
 			return fmt.Errorf("runtime_views.write_auth: %w", err)
@@ -79,7 +80,7 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 	}
 	e.server, err = e.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), e.telemetry, api.routes(),
 		confighttp.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, msg string, status int) {
-			writeError(w, status, msg)
+			jsonapi.Error(w, status, msg)
 		}))
 	if err != nil {
 		_ = ln.Close()

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/mozilla/otelcol-glam/extension/glamusageextension/internal/metadata"
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
 	"github.com/mozilla/otelcol-glam/internal/views"
@@ -118,7 +119,7 @@ func TestBadViewDefinitionsGet400WithTheReason(t *testing.T) {
 	} {
 		status, answer := api.send(http.MethodPost, "/api/v1/views", "/api/v1/views", body)
 		assert.Equal(t, http.StatusBadRequest, status, body)
-		var e errorBody
+		var e jsonapi.ErrorBody
 		require.NoError(t, json.Unmarshal(answer, &e))
 		assert.Contains(t, e.Error, reason, body)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/pgpool"
 )
 
@@ -24,69 +25,40 @@ const maxIdempotencyKey = 255
 
 type handler struct{ s *Service }
 
-// ServeHTTP routes PathPrefix (POST a build, GET the latest), PathPrefix/{id}
-// and PathPrefix/{id}/result.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
-	if !ok {
-		writeError(w, http.StatusNotFound, "not found")
-		return
-	}
-	rest = strings.Trim(rest, "/")
-	parts := strings.Split(rest, "/")
-	switch {
-	case rest == "":
-		switch r.Method {
-		case http.MethodPost:
-			h.create(w, r)
-		case http.MethodGet, http.MethodHead:
-			h.list(w, r)
-		default:
-			methodNotAllowed(w, "GET, HEAD, POST")
-		}
-	case len(parts) == 1:
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			h.status(w, r, parts[0])
-		case http.MethodDelete:
-			h.cancel(w, r, parts[0])
-		default:
-			methodNotAllowed(w, "GET, HEAD, DELETE")
-		}
-	case len(parts) == 2 && parts[1] == "result":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			methodNotAllowed(w, "GET, HEAD")
-			return
-		}
-		h.result(w, r, parts[0])
-	default:
-		writeError(w, http.StatusNotFound, "not found")
-	}
+// routes registers the probe-build endpoints on mux: PathPrefix (POST a
+// build, GET the latest), PathPrefix/{id} (GET its state, DELETE to cancel)
+// and PathPrefix/{id}/result. (GET patterns answer HEAD too.)
+func (h *handler) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathPrefix, h.create)
+	mux.HandleFunc("GET "+PathPrefix, h.list)
+	mux.HandleFunc("GET "+PathPrefix+"/{id}", func(w http.ResponseWriter, r *http.Request) { h.status(w, r, r.PathValue("id")) })
+	mux.HandleFunc("DELETE "+PathPrefix+"/{id}", func(w http.ResponseWriter, r *http.Request) { h.cancel(w, r, r.PathValue("id")) })
+	mux.HandleFunc("GET "+PathPrefix+"/{id}/result", func(w http.ResponseWriter, r *http.Request) { h.result(w, r, r.PathValue("id")) })
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		jsonapi.Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
 	var req Request
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody+1))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "request body is not a probe-build request: "+err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, "request body is not a probe-build request: "+err.Error())
 		return
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, "request body holds more than one JSON value")
+		jsonapi.Error(w, http.StatusBadRequest, "request body holds more than one JSON value")
 		return
 	}
 	if err := req.Normalize(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d characters", maxIdempotencyKey))
+		jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d characters", maxIdempotencyKey))
 		return
 	}
 	ctx := r.Context()
@@ -105,7 +77,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	res, err := h.s.q.enqueue(ctx, req, PriorityInteractive, key)
 	switch {
 	case errors.Is(err, ErrIdempotencyMismatch):
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		jsonapi.Error(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	case err != nil:
 		h.internal(w, err)
@@ -125,10 +97,10 @@ func (h *handler) respondJob(w http.ResponseWriter, j *Job, view url.Values, pen
 	case j.Status == StatusSucceeded:
 		h.redirectToResult(w, j, view)
 	case j.Done():
-		writeJSON(w, http.StatusOK, jobBody(j, view))
+		jsonapi.Write(w, http.StatusOK, jobBody(j, view))
 	default:
 		h.retryAfter(w)
-		writeJSON(w, pendingCode, jobBody(j, view))
+		jsonapi.Write(w, pendingCode, jobBody(j, view))
 	}
 }
 
@@ -144,7 +116,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for k := range q {
 		if k != "status" && k != "limit" {
-			writeError(w, http.StatusBadRequest, "unknown parameter "+k+": this endpoint takes limit, status")
+			jsonapi.Error(w, http.StatusBadRequest, "unknown parameter "+k+": this endpoint takes limit, status")
 			return
 		}
 	}
@@ -156,7 +128,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 			case StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusCancelled:
 				statuses = append(statuses, s)
 			default:
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("status=%q: send queued, running, succeeded, failed or cancelled, comma-separated", s))
+				jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("status=%q: send queued, running, succeeded, failed or cancelled, comma-separated", s))
 				return
 			}
 		}
@@ -165,7 +137,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLimit {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit=%q: send a whole number from 1 to %d", v, maxListLimit))
+			jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("limit=%q: send a whole number from 1 to %d", v, maxListLimit))
 			return
 		}
 		limit = n
@@ -181,7 +153,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	for _, j := range jobs {
 		body.ProbeBuilds = append(body.ProbeBuilds, jobBody(j, resultView(j.Request)))
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.Write(w, http.StatusOK, body)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request, id string) {
@@ -198,10 +170,10 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if !cancelled {
-		writeError(w, http.StatusConflict, "probe build "+j.ID+" already "+j.Status+"; only a queued or running build can be cancelled")
+		jsonapi.Error(w, http.StatusConflict, "probe build "+j.ID+" already "+j.Status+"; only a queued or running build can be cancelled")
 		return
 	}
-	writeJSON(w, http.StatusOK, jobBody(j, nil))
+	jsonapi.Write(w, http.StatusOK, jobBody(j, nil))
 }
 
 func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
@@ -213,12 +185,12 @@ func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
 	if j.Status != StatusSucceeded {
 		// No result (yet): back to the status, which says why.
 		w.Header().Set("Location", statusURL(j.ID, view))
-		writeJSON(w, http.StatusSeeOther, jobBody(j, view))
+		jsonapi.Write(w, http.StatusSeeOther, jobBody(j, view))
 		return
 	}
 	f, err := parseFilter(view, j.Build.Product)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	rows, err := readResult(r.Context(), h.s.pool, j, f)
@@ -226,7 +198,7 @@ func (h *handler) result(w http.ResponseWriter, r *http.Request, id string) {
 		h.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": j.ID, "table": j.Table, "response": rows})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"id": j.ID, "table": j.Table, "response": rows})
 }
 
 // redirectToResult answers 303 to the result. While GLAM's view is still
@@ -237,7 +209,7 @@ func (h *handler) redirectToResult(w http.ResponseWriter, j *Job, view url.Value
 		h.retryAfter(w)
 	}
 	w.Header().Set("Location", resultURL(j.ID, view))
-	writeJSON(w, http.StatusSeeOther, jobBody(j, view))
+	jsonapi.Write(w, http.StatusSeeOther, jobBody(j, view))
 }
 
 func (h *handler) retryAfter(w http.ResponseWriter) {
@@ -247,7 +219,7 @@ func (h *handler) retryAfter(w http.ResponseWriter) {
 func (h *handler) notFoundOr(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, ErrNotFound.Error())
+		jsonapi.Error(w, http.StatusNotFound, ErrNotFound.Error())
 	case err != nil:
 		h.internal(w, err)
 	default:
@@ -260,15 +232,15 @@ func (h *handler) internal(w http.ResponseWriter, err error) {
 	h.s.logger.Warn("probe builds API", zap.Error(err))
 	if pgpool.Unavailable(err) {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "the probe-build store is unavailable; retry later")
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the probe-build store is unavailable; retry later")
 		return
 	}
 	if pgpool.IsSchemaMissing(err) {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "the probe-build tables do not exist yet: glam_postgres creates them when it starts (create_schema: true); retry shortly")
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the probe-build tables do not exist yet: glam_postgres creates them when it starts (create_schema: true); retry shortly")
 		return
 	}
-	writeError(w, http.StatusInternalServerError, "internal error")
+	jsonapi.Error(w, http.StatusInternalServerError, "internal error")
 }
 
 // resultView is the part of a request that chooses rows of a build, carried
@@ -310,19 +282,4 @@ func jobBody(j *Job, view url.Values) jobView {
 		links["result"] = resultURL(j.ID, view)
 	}
 	return jobView{Job: j, Links: links}
-}
-
-func methodNotAllowed(w http.ResponseWriter, allow string) {
-	w.Header().Set("Allow", allow)
-	writeError(w, http.StatusMethodNotAllowed, "method not allowed; allowed: "+allow)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, code int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
 }

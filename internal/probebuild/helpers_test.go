@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
 )
@@ -253,7 +254,9 @@ func bigQueryBuilder(t testing.TB, cfg Config) *BigQueryBuilder {
 
 // api serves s over real HTTP.
 func api(t testing.TB, s *Service) *httptest.Server {
-	srv := httptest.NewServer(s.Handler())
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(jsonapi.Fallbacks(mux))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -65,9 +65,10 @@ func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
 	}, nil
 }
 
-// Handler serves the probe-build API under PathPrefix.
-func (s *Service) Handler() http.Handler {
-	return &handler{s: s}
+// Routes registers the probe-build API, under PathPrefix, on the mux of
+// the HTTP server that serves it (glam_usage's, beside the usage API).
+func (s *Service) Routes(mux *http.ServeMux) {
+	(&handler{s: s}).routes(mux)
 }
 
 // Start starts cfg.Workers workers (none when 0) and, when enabled, the
