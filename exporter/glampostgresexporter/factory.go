@@ -47,7 +47,7 @@ func createDefaultConfig() component.Config {
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	s, err := stores.acquire(set, c)
+	s, err := acquireStore(set, c)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 	c := cfg.(*Config)
-	s, err := stores.acquire(set, c)
+	s, err := acquireStore(set, c)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func helperOptions(cfg *Config, s *storeRef) []exporterhelper.Option {
 	return []exporterhelper.Option{
 		exporterhelper.WithTimeout(cfg.TimeoutConfig),
 		exporterhelper.WithRetry(cfg.BackOffConfig),
-		exporterhelper.WithStart(s.start),
-		exporterhelper.WithShutdown(s.shutdown),
+		exporterhelper.WithStart(s.handle.Start),
+		exporterhelper.WithShutdown(s.handle.Shutdown),
 	}
 }

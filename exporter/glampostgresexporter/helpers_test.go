@@ -85,9 +85,8 @@ func createExporterWithID(t testing.TB, cfg *Config, now func() time.Time, id co
 	set.Logger = zap.New(core).With(zap.String("otelcol.signal", "logs"))
 	logsExp, err := f.CreateLogs(context.Background(), set, cfg)
 	require.NoError(t, err)
-	stores.mu.Lock()
-	st := stores.stores[set.ID].store
-	stores.mu.Unlock()
+	st, ok := stores.Load(cfg)
+	require.True(t, ok)
 	if now != nil {
 		st.now = now
 	}

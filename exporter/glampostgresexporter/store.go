@@ -14,6 +14,7 @@ import (
 
 	"github.com/mozilla/otelcol-glam/exporter/glampostgresexporter/internal/metadata"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
+	"github.com/mozilla/otelcol-glam/internal/sharedcomponent"
 )
 
 // maintenanceInterval is how often partitions are made ahead and expired
@@ -45,11 +46,10 @@ type store struct {
 	telemetry *metadata.TelemetryBuilder
 	now       func() time.Time
 
-	mu     sync.Mutex
-	starts int
-	pool   *pgxpool.Pool
-	stop   context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex
+	pool *pgxpool.Pool
+	stop context.CancelFunc
+	done chan struct{}
 
 	schemaMu    sync.Mutex
 	schemaReady bool
@@ -66,20 +66,16 @@ func newStore(set exporter.Settings, cfg *Config) (*store, error) {
 	return &store{cfg: cfg, logger: set.Logger, telemetry: tb, now: time.Now}, nil
 }
 
-// open starts the store for its first user. PostgreSQL being unreachable is
-// no reason to fail: exports return retryable errors until it is back, and
-// the queue holds the data. A settled error (a refused password, a schema
-// newer than this collector) fails the start instead.
-func (s *store) open(ctx context.Context) error {
+// Start opens the store, for its first exporter (stores: the logs and
+// metrics exporters of one component share it). PostgreSQL being
+// unreachable is no reason to fail: exports return retryable errors until
+// it is back, and the queue holds the data. A settled error (a refused
+// password, a schema newer than this collector) fails the start instead.
+func (s *store) Start(ctx context.Context, _ component.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.starts++
-	if s.starts > 1 {
-		return nil
-	}
 	pool, err := s.cfg.Postgres.New(ctx)
 	if err != nil {
-		s.starts--
 		return fmt.Errorf("glam_postgres: %w", err)
 	}
 	s.pool = pool
@@ -93,7 +89,6 @@ func (s *store) open(ctx context.Context) error {
 		if (settled(err) && !isUndefinedTable(err)) || errors.Is(err, pgschema.ErrSchemaTooNew) {
 			pool.Close()
 			s.pool = nil
-			s.starts--
 			return fmt.Errorf("glam_postgres: %w", err)
 		}
 		s.logger.Warn("PostgreSQL is not ready yet; exports will be retried until it is", zap.Error(err))
@@ -104,17 +99,10 @@ func (s *store) open(ctx context.Context) error {
 	return nil
 }
 
-// close stops the store when its last user stops.
-func (s *store) close() {
+// Shutdown closes the store after its last exporter stopped.
+func (s *store) Shutdown(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.starts == 0 {
-		return
-	}
-	s.starts--
-	if s.starts > 0 {
-		return
-	}
 	s.stop()
 	<-s.done
 	s.pool.Close()
@@ -123,6 +111,7 @@ func (s *store) close() {
 	s.schemaReady = false
 	s.schemaMu.Unlock()
 	s.resetPartitions()
+	return nil
 }
 
 // prepare readies the database: the schema, then the partitions ahead and
@@ -247,77 +236,27 @@ func (s *store) resetPartitions() {
 	s.partitions = nil
 }
 
-// shared keeps one store per component ID, so that a glam_postgres exporter
-// in a logs pipeline and in a metrics pipeline use one pool.
-type shared struct {
-	mu     sync.Mutex
-	stores map[component.ID]*sharedEntry
-}
-
-type sharedEntry struct {
-	store *store
-	refs  int
-}
-
-var stores = &shared{stores: map[component.ID]*sharedEntry{}}
-
-func (sh *shared) acquire(set exporter.Settings, cfg *Config) (*storeRef, error) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e := sh.stores[set.ID]
-	if e == nil {
-		st, err := newStore(set, cfg)
-		if err != nil {
-			return nil, err
-		}
-		e = &sharedEntry{store: st}
-		sh.stores[set.ID] = e
-	}
-	e.refs++
-	return &storeRef{store: e.store, shared: sh, id: set.ID, logger: set.Logger}, nil
-}
-
-func (sh *shared) release(id component.ID, st *store) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.stores[id]; e != nil && e.store == st {
-		e.refs--
-		if e.refs == 0 {
-			delete(sh.stores, id)
-			st.telemetry.Shutdown()
-		}
-	}
-}
+// stores lets the logs and metrics exporters of one component share one
+// store, hence one pool and one schema state: the collector hands both the
+// same *Config. The store opens with the first exporter's start and closes
+// after the last one's shutdown, so that a logs queue draining at shutdown
+// still has its pool whichever signal the collector stops first.
+var stores = sharedcomponent.NewMap[*Config, *store](func(s *store) { s.telemetry.Shutdown() })
 
 // storeRef is one exporter's hold on its shared store.
 type storeRef struct {
 	*store
+	handle *sharedcomponent.Component[*Config, *store]
 	// logger is this exporter's, naming its signal: the store is shared
 	// by the logs and metrics exporters, and its own logger is whichever
 	// was created first.
-	logger   *zap.Logger
-	shared   *shared
-	id       component.ID
-	started  bool
-	released bool
+	logger *zap.Logger
 }
 
-func (r *storeRef) start(ctx context.Context, _ component.Host) error {
-	if err := r.open(ctx); err != nil {
-		return err
+func acquireStore(set exporter.Settings, cfg *Config) (*storeRef, error) {
+	h, err := stores.LoadOrStore(cfg, func() (*store, error) { return newStore(set, cfg) })
+	if err != nil {
+		return nil, err
 	}
-	r.started = true
-	return nil
-}
-
-func (r *storeRef) shutdown(context.Context) error {
-	if r.started {
-		r.close()
-		r.started = false
-	}
-	if !r.released {
-		r.shared.release(r.id, r.store)
-		r.released = true
-	}
-	return nil
+	return &storeRef{store: h.Unwrap(), handle: h, logger: set.Logger}, nil
 }

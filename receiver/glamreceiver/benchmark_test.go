@@ -133,7 +133,7 @@ func startBenchReceiver(b *testing.B) http.Handler {
 	tr, _, _ := createNopSignals(b, createDefaultConfig().(*Config))
 	require.NoError(b, tr.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, tr.Shutdown(context.Background())) })
-	return tr.receiver.server.Handler
+	return tr.Unwrap().server.Handler
 }
 
 func BenchmarkTraces(b *testing.B) {
@@ -161,7 +161,7 @@ func BenchmarkTracesEventsOnly(b *testing.B) {
 			require.NoError(b, err)
 			require.NoError(b, lr.Start(context.Background(), componenttest.NewNopHost()))
 			b.Cleanup(func() { require.NoError(b, lr.Shutdown(context.Background())) })
-			handler := lr.(*sharedComponent).receiver.server.Handler
+			handler := lr.(*sharedComponent).Unwrap().server.Handler
 			postSpans(b, handler, newBenchBody(b, n, false))
 		})
 	}

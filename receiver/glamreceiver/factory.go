@@ -71,13 +71,13 @@ func createDefaultConfig() component.Config {
 }
 
 func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
-	return receivers.attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.traces = next })
+	return attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.traces = next })
 }
 
 func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	return receivers.attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.logs = next })
+	return attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.logs = next })
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	return receivers.attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.metrics = next })
+	return attach(set, cfg.(*Config), func(r *glamReceiver) { r.next.metrics = next })
 }

@@ -96,7 +96,7 @@ func newHarness(t *testing.T, configure func(*Config), choose func(h *harness) p
 			require.NoError(t, c.Shutdown(context.Background()))
 		}
 	})
-	h.origin = "http://" + components[0].receiver.addr.String()
+	h.origin = "http://" + components[0].Unwrap().addr.String()
 	return h
 }
 

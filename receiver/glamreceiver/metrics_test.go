@@ -142,28 +142,36 @@ func TestSignalsShareOneServer(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	ctx := context.Background()
 	tr, lr, mr := createNopSignals(t, cfg)
-	assert.Same(t, tr.receiver, lr.receiver)
-	assert.Same(t, tr.receiver, mr.receiver)
+	assert.Same(t, tr.Unwrap(), lr.Unwrap())
+	assert.Same(t, tr.Unwrap(), mr.Unwrap())
 
 	other := createDefaultConfig().(*Config)
 	or, _, _ := createNopSignals(t, other)
-	assert.NotSame(t, tr.receiver, or.receiver, "another component ID gets its own server")
+	assert.NotSame(t, tr.Unwrap(), or.Unwrap(), "another component ID gets its own server")
 	require.NoError(t, or.Shutdown(ctx))
 
 	host := componenttest.NewNopHost()
 	require.NoError(t, tr.Start(ctx, host))
 	require.NoError(t, lr.Start(ctx, host), "starting the second signal reuses the running server")
 	require.NoError(t, mr.Start(ctx, host))
-	r := tr.receiver
+	r := tr.Unwrap()
 	resp, err := http.Post("http://"+r.addr.String()+cfg.PathPrefix+"/v1/metrics", "application/x-protobuf", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "an empty body is an empty export")
-	for _, c := range []*sharedComponent{tr, lr, mr} {
-		require.NoError(t, c.Shutdown(ctx))
-	}
+	// The server stops with the last signal's component, in whichever
+	// order the collector stops them.
+	require.NoError(t, lr.Shutdown(ctx))
+	require.NoError(t, tr.Shutdown(ctx))
+	resp, err = http.Post("http://"+r.addr.String()+cfg.PathPrefix+"/v1/metrics", "application/x-protobuf", nil)
+	require.NoError(t, err, "the metrics signal still runs")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, mr.Shutdown(ctx))
+	_, err = http.Post("http://"+r.addr.String()+cfg.PathPrefix+"/v1/metrics", "application/x-protobuf", nil)
+	require.Error(t, err, "the server stopped with the last signal")
 
 	again, _, _ := createNopSignals(t, cfg)
-	assert.NotSame(t, r, again.receiver, "after shutdown the config gets a fresh receiver")
+	assert.NotSame(t, r, again.Unwrap(), "after shutdown the config gets a fresh receiver")
 	require.NoError(t, again.Shutdown(ctx))
 }

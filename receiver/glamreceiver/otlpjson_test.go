@@ -2,7 +2,6 @@ package glamreceiver
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -210,7 +209,7 @@ func postTraces(t *testing.T, body []byte, passThrough bool) tracesAnswer {
 	for _, ld := range logs.AllLogs() {
 		ld.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
 	}
-	_ = r.shutdown(context.Background())
+	r.telemetry.Shutdown()
 	return tracesAnswer{rec.Code, rec.Body.String(), out}
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -37,12 +36,8 @@ type glamReceiver struct {
 		metrics consumer.Metrics
 	}
 
-	startOnce    sync.Once
-	startErr     error
-	shutdownOnce sync.Once
-	shutdownErr  error
-	server       *http.Server
-	serveDone    chan struct{}
+	server    *http.Server
+	serveDone chan struct{}
 	// addr is where the server listens once started (tests bind port 0).
 	addr net.Addr
 }
@@ -78,12 +73,9 @@ func newGlamReceiver(set receiver.Settings, cfg *Config) (*glamReceiver, error) 
 	return r, nil
 }
 
-func (r *glamReceiver) start(ctx context.Context, host component.Host) error {
-	r.startOnce.Do(func() { r.startErr = r.serve(ctx, host) })
-	return r.startErr
-}
-
-func (r *glamReceiver) serve(ctx context.Context, host component.Host) error {
+// Start serves the endpoints; the signals' components share the receiver
+// (registry.go), which starts it once.
+func (r *glamReceiver) Start(ctx context.Context, host component.Host) error {
 	server := r.serverConfig()
 	ln, err := server.ToListener(ctx)
 	if err != nil {
@@ -146,15 +138,14 @@ func requiredCORSHeaders() []string {
 		"x-telemetry-agent", "x-debug-id", "x-source-tags"}
 }
 
-func (r *glamReceiver) shutdown(ctx context.Context) error {
-	r.shutdownOnce.Do(func() {
-		if r.server != nil {
-			r.shutdownErr = r.server.Shutdown(ctx)
-			<-r.serveDone
-		}
-		r.telemetry.Shutdown()
-	})
-	return r.shutdownErr
+// Shutdown stops serving once the last signal's component shuts down.
+func (r *glamReceiver) Shutdown(ctx context.Context) error {
+	var err error
+	if r.server != nil {
+		err = r.server.Shutdown(ctx)
+		<-r.serveDone
+	}
+	return err
 }
 
 // routes maps the endpoints under path_prefix, and Glean's at the root
