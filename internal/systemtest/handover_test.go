@@ -32,10 +32,10 @@ func TestViewsCatchUpAfterAStaleFlushWithoutNewEvents(t *testing.T) {
 	slow := fast
 	slow.flush = time.Hour // b flushes only when stopped
 	b := startReplica(t, dsn, "b", slow, stats)
-	// a's first flush comes 2 s after it starts: long after it has read E1
+	// a's first flush comes 5 s after it starts: long after it has read E1
 	// and E2 (milliseconds, seconds on a loaded CI machine under -race), so
 	// that the batch holds both.
-	fast.noViews, fast.flush = true, 2*time.Second
+	fast.noViews, fast.flush = true, 5*time.Second
 	a := startReplica(t, dsn, "a", fast, stats)
 
 	rng := rand.New(rand.NewPCG(1, 2))
