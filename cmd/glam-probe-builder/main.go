@@ -66,7 +66,7 @@ func run(ctx context.Context, uris []string, shutdownTimeout time.Duration, logg
 			return err
 		}
 	}
-	svc, err := probebuild.New(cfg.ProbeBuilds, pool, logger)
+	svc, err := probebuild.New(cfg.ProbeBuilds, pool, logger, probebuild.BigQuery(cfg.ProbeBuilds.BigQuery))
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (e *usageExtension) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	store := usageapi.New(e.pool, e.cfg.Usage)
-	if e.builds, err = probebuild.New(e.cfg.ProbeBuilds, e.pool, e.telemetry.Logger); err != nil {
+	if e.builds, err = probebuild.New(e.cfg.ProbeBuilds, e.pool, e.telemetry.Logger, probebuild.BigQuery(e.cfg.ProbeBuilds.BigQuery)); err != nil {
 		return err
 	}
 	e.builds.SetHotlist(hotlistSource(store))

@@ -239,7 +239,7 @@ func TestPrefetchQueuesHotProbesNotBuiltRecently(t *testing.T) {
 		       ('firefox', 'nightly', 'stale_probe', now() - interval '3 days', gen_random_uuid(), '{120}', 5)`)
 	require.NoError(t, err)
 	asked := make(chan [2]int, 1)
-	s, err := New(cfg, pool, zap.NewNop())
+	s, err := New(cfg, pool, zap.NewNop(), builderOf(noopBuilder{}))
 	require.NoError(t, err)
 	s.SetHotlist(func(_ context.Context, days, limit int) ([]Request, error) {
 		asked <- [2]int{days, limit}

@@ -45,6 +45,12 @@ func NewBigQueryBuilder(ctx context.Context, cfg BigQueryConfig) (*BigQueryBuild
 	return &BigQueryBuilder{client: client, cfg: cfg, now: time.Now}, nil
 }
 
+// BigQuery connects the service's builder to GLAM ETL's tables in
+// BigQuery, as cfg says.
+func BigQuery(cfg BigQueryConfig) Connect {
+	return func(ctx context.Context) (Builder, error) { return NewBigQueryBuilder(ctx, cfg) }
+}
+
 // Close releases the client.
 func (b *BigQueryBuilder) Close() error { return b.client.Close() }
 

@@ -394,9 +394,8 @@ func TestCancelRunningJob(t *testing.T) {
 	pool := newPool(t)
 	gate := newGate(bigQueryBuilder(t, cfg))
 	core, logs := observer.New(zap.InfoLevel)
-	s, err := New(cfg, pool, zap.New(core))
+	s, err := New(cfg, pool, zap.New(core), builderOf(gate))
 	require.NoError(t, err)
-	s.builder = gate
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	srv := api(t, s)
@@ -434,9 +433,8 @@ func TestStalledWorkerLosesItsJobAndItsRowsAreNotWritten(t *testing.T) {
 	stalled := newGate(bigQueryBuilder(t, cfg))
 	stalled.quiet = true
 	core, logs := observer.New(zap.InfoLevel)
-	a, err := New(cfg, pool, zap.New(core))
+	a, err := New(cfg, pool, zap.New(core), builderOf(stalled))
 	require.NoError(t, err)
-	a.builder = stalled
 	a.cfg.Heartbeat = time.Hour // a's heartbeats stop once it holds the job
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
@@ -474,9 +472,8 @@ func TestShutdownHandsTheJobBack(t *testing.T) {
 	cfg.MaxAttempts = 1
 	pool := newPool(t)
 	gate := newGate(bigQueryBuilder(t, cfg))
-	a, err := New(cfg, pool, zap.NewNop())
+	a, err := New(cfg, pool, zap.NewNop(), builderOf(gate))
 	require.NoError(t, err)
-	a.builder = gate
 	require.NoError(t, a.Start(context.Background()))
 	j := enqueue(t, a, Request{Product: "fenix", Channel: "nightly", Probe: "events_total_uri_count"})
 	<-gate.started
@@ -499,9 +496,8 @@ func TestLeaseExpiryOnTheLastAttemptFailsTheJob(t *testing.T) {
 	pool := newPool(t)
 	gate := newGate(noopBuilder{})
 	t.Cleanup(func() { close(gate.release) })
-	a, err := New(cfg, pool, zap.NewNop())
+	a, err := New(cfg, pool, zap.NewNop(), builderOf(gate))
 	require.NoError(t, err)
-	a.builder = gate
 	a.cfg.Heartbeat = time.Hour
 	a.name = "stalled-host:1:abc"
 	require.NoError(t, a.Start(context.Background()))

@@ -228,12 +228,21 @@ func newPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// newService starts a service on pool; Shutdown runs at cleanup.
+// builderOf connects a service to b.
+func builderOf(b Builder) Connect {
+	return func(context.Context) (Builder, error) { return b, nil }
+}
+
+// newService starts a service on pool building with builder (nil: the
+// BigQuery builder cfg says); Shutdown runs at cleanup.
 func newService(t testing.TB, cfg Config, pool *pgxpool.Pool, builder Builder) *Service {
 	t.Helper()
-	s, err := New(cfg, pool, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	connect := BigQuery(cfg.BigQuery)
+	if builder != nil {
+		connect = builderOf(builder)
+	}
+	s, err := New(cfg, pool, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), connect)
 	require.NoError(t, err)
-	s.builder = builder
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

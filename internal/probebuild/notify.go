@@ -77,7 +77,7 @@ func (s *Service) listenOnce(ctx context.Context) error {
 			return err
 		}
 		if id, ok := strings.CutPrefix(n.Payload, "cancel:"); ok {
-			s.cancelLocal(id)
+			s.running.cancel(id)
 			continue
 		}
 		s.wake.broadcast()

@@ -16,16 +16,11 @@ import (
 type HotlistFunc func(ctx context.Context, days, limit int) ([]Request, error)
 
 // SetHotlist gives the prefetch loop its source of probes; call it before
-// Start. Without it, prefetch does nothing.
-func (s *Service) SetHotlist(fn HotlistFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hotlist = fn
-}
+// Start (the loop reads it without a lock). Without it, prefetch does
+// nothing.
+func (s *Service) SetHotlist(fn HotlistFunc) { s.hotlist = fn }
 
 func (s *Service) prefetching() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.cfg.Prefetch.Enabled && s.hotlist != nil
 }
 
@@ -70,10 +65,7 @@ func (s *Service) builtWithin(ctx context.Context, b Build, d time.Duration) (bo
 func (s *Service) prefetchLoop(ctx context.Context) {
 	p := s.cfg.Prefetch
 	for {
-		s.mu.Lock()
-		hotlist := s.hotlist
-		s.mu.Unlock()
-		reqs, err := hotlist(ctx, p.Days, p.Limit)
+		reqs, err := s.hotlist(ctx, p.Days, p.Limit)
 		if err == nil {
 			var n int
 			n, err = s.EnqueuePrefetch(ctx, reqs)

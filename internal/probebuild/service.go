@@ -22,7 +22,7 @@ type Service struct {
 	pool    *pgxpool.Pool
 	logger  *zap.Logger
 	q       *queue
-	builder Builder
+	builder *lazyBuilder
 	// name identifies this process's workers in leases and errors.
 	name string
 
@@ -30,24 +30,95 @@ type Service struct {
 	listenReady chan struct{}
 	listening   sync.Once
 
-	mu      sync.Mutex
-	running map[string]context.CancelFunc
+	// running cancels this process's jobs on a cancel NOTIFY.
+	running runningJobs
+	// hotlist feeds the prefetch loop; set before Start.
 	hotlist HotlistFunc
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 }
 
-// New checks cfg and prepares a service; the schema must already be
-// migrated (pgschema.Migrate creates the job and aggregation tables). The
-// BigQuery client is made when the first build starts, so that a collector
+// Connect makes the Builder the workers build with. The service calls it
+// once, at the first job, so that a process whose workers never build
+// never dials BigQuery; an error fails that job, and the next one tries
+// again.
+type Connect func(ctx context.Context) (Builder, error)
+
+// lazyBuilder is the service's one Builder, made by connect on first use.
+type lazyBuilder struct {
+	connect Connect
+	mu      sync.Mutex
+	b       Builder
+}
+
+func (l *lazyBuilder) get(ctx context.Context) (Builder, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b == nil {
+		b, err := l.connect(ctx)
+		if err != nil {
+			return nil, PermanentError{err}
+		}
+		l.b = b
+	}
+	return l.b, nil
+}
+
+// close releases a builder that holds a client.
+func (l *lazyBuilder) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.b.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// runningJobs are the cancel functions of the jobs this process runs.
+type runningJobs struct {
+	mu sync.Mutex
+	m  map[string]context.CancelFunc
+}
+
+// add registers id's cancel until the returned func removes it.
+func (r *runningJobs) add(id string, cancel context.CancelFunc) (remove func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]context.CancelFunc{}
+	}
+	r.m[id] = cancel
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.m, id)
+	}
+}
+
+// cancel stops job id if it runs here.
+func (r *runningJobs) cancel(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cancel, ok := r.m[id]; ok {
+		cancel()
+	}
+}
+
+// New checks cfg and prepares a service building with what connect makes
+// (BigQuery(cfg.BigQuery) for GLAM's ETL tables); the schema must already
+// be migrated (pgschema.Migrate creates the job and aggregation tables).
+// The builder is made when the first build starts, so that a collector
 // without BigQuery credentials still starts and serves the API; the builds
 // then fail, with the reason shown by the status endpoint.
-func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
+func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger, connect Connect) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("probe_builds: %w", err)
 	}
 	if pool == nil {
 		return nil, errors.New("probe_builds: no Postgres pool")
+	}
+	if connect == nil {
+		return nil, errors.New("probe_builds: no builder")
 	}
 	if logger == nil {
 		logger = zap.NewNop()
@@ -58,10 +129,10 @@ func New(cfg Config, pool *pgxpool.Pool, logger *zap.Logger) (*Service, error) {
 		pool:        pool,
 		logger:      logger,
 		q:           &queue{pool: pool, cfg: cfg},
+		builder:     &lazyBuilder{connect: connect},
 		name:        fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomToken()[:6]),
 		wake:        newSignal(),
 		listenReady: make(chan struct{}),
-		running:     map[string]context.CancelFunc{},
 	}, nil
 }
 
@@ -111,35 +182,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.builder.(interface{ Close() error }); ok {
-		return c.Close()
-	}
-	return nil
-}
-
-// getBuilder returns the builder, connecting to BigQuery on first use.
-func (s *Service) getBuilder(ctx context.Context) (Builder, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.builder == nil {
-		b, err := NewBigQueryBuilder(ctx, s.cfg.BigQuery)
-		if err != nil {
-			return nil, PermanentError{err}
-		}
-		s.builder = b
-	}
-	return s.builder, nil
-}
-
-// cancelLocal stops job id if one of this process's workers runs it.
-func (s *Service) cancelLocal(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cancel, ok := s.running[id]; ok {
-		cancel()
-	}
+	return s.builder.close()
 }
 
 func zapErr(err error) zap.Field { return zap.Error(err) }
