@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
+	"github.com/mozilla/otelcol-glam/internal/probebuild/bigquerybuilder"
 )
 
 // Tests against a real BigQuery engine: the emulator, loaded with
@@ -93,9 +94,7 @@ func refCases() []refCase {
 			src: lookback, minBuild: 1, versions: []int64{120, 119, 118},
 			config: func(cfg *Config) { linearTables(0)(cfg); cfg.BigQuery.LookbackDays = 10 },
 			builder: func(t *testing.T, cfg Config) Builder {
-				b := bigQueryBuilder(t, cfg)
-				b.now = func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
-				return b
+				return bigQueryBuilder(t, cfg, bigquerybuilder.WithClock(func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }))
 			}},
 		{name: "desktop scalar", req: Request{Product: "firefox", Channel: "nightly", Probe: "browser_engagement_max_concurrent_tab_count"},
 			src: desktopS, scalar: true, minBuild: 1, versions: []int64{120, 119, 118}},

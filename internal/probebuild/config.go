@@ -64,62 +64,6 @@ type ViewRefreshConfig struct {
 	MaxAttempts int `mapstructure:"max_attempts"`
 }
 
-// BigQueryConfig says where the per-client daily aggregate tables are.
-type BigQueryConfig struct {
-	// ProjectID is the project queries run (and are billed) in.
-	ProjectID string `mapstructure:"project_id"`
-	// Endpoint is set only for an emulator; then no credentials are used.
-	Endpoint string `mapstructure:"endpoint"`
-	// CredentialsFile is a service-account key; empty uses the
-	// application default credentials.
-	CredentialsFile string `mapstructure:"credentials_file"`
-	// Location of the datasets ("US", "EU"); empty lets BigQuery decide.
-	Location string `mapstructure:"location"`
-	// LookbackDays bounds the submission dates a build reads (the tables
-	// are partitioned by submission_date, so this bounds the bytes scanned
-	// too); 0 reads every date.
-	LookbackDays int `mapstructure:"lookback_days"`
-	// Tables are the source tables per product family.
-	Tables TablesConfig `mapstructure:"tables"`
-}
-
-// TablesConfig names the source tables of each product family. A table name
-// is `project.dataset.table`; it may hold the placeholders {channel},
-// {app_id} and {ping_type}, replaced by the request's values (which must be
-// plain lowercase identifiers, so a request can never inject SQL).
-type TablesConfig struct {
-	Firefox SourceTables `mapstructure:"firefox"`
-	Fenix   SourceTables `mapstructure:"fenix"`
-	FOG     SourceTables `mapstructure:"fog"`
-}
-
-// SourceTables are one family's per-client daily aggregate tables and the
-// thresholds GLAM's ETL applies to them.
-type SourceTables struct {
-	// Histogram: GLAM ETL's clients_daily_histogram_aggregates.
-	Histogram string `mapstructure:"histogram"`
-	// Scalar: GLAM ETL's clients_daily_scalar_aggregates.
-	Scalar string `mapstructure:"scalar"`
-	// MinBuildClients is, per channel, how many distinct clients a build
-	// needs for its own rows (fewer: only its '*' rows count it).
-	MinBuildClients map[string]int64 `mapstructure:"min_build_clients"`
-	// MinTotalUsers drops rows with this many users or fewer, as the ETL's
-	// extract does.
-	MinTotalUsers int64 `mapstructure:"min_total_users"`
-}
-
-// family returns the source tables of a product.
-func (t TablesConfig) family(product string) SourceTables {
-	switch product {
-	case ProductFenix:
-		return t.Fenix
-	case ProductFOG:
-		return t.FOG
-	default:
-		return t.Firefox
-	}
-}
-
 // PrefetchConfig lets the hotlist queue low-priority builds of the most
 // viewed probes not built recently, so that GLAM's ETL can skip them.
 type PrefetchConfig struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/jsonapi"
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/pgtest"
+	"github.com/mozilla/otelcol-glam/internal/probebuild/bigquerybuilder"
 )
 
 // EnvEmulator names the BigQuery emulator binary; by default the one
@@ -253,9 +254,9 @@ func newService(t testing.TB, cfg Config, pool *pgxpool.Pool, builder Builder) *
 }
 
 // bigQueryBuilder connects to the emulator.
-func bigQueryBuilder(t testing.TB, cfg Config) *BigQueryBuilder {
+func bigQueryBuilder(t testing.TB, cfg Config, opts ...bigquerybuilder.Option) *bigquerybuilder.Builder {
 	t.Helper()
-	b, err := NewBigQueryBuilder(context.Background(), cfg.BigQuery)
+	b, err := bigquerybuilder.New(context.Background(), cfg.BigQuery, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	return b

@@ -7,13 +7,6 @@ import (
 	"strings"
 )
 
-// Products GLAM serves, as the GLAM app names them.
-const (
-	ProductFirefox = "firefox" // legacy desktop telemetry (main ping)
-	ProductFenix   = "fenix"
-	ProductFOG     = "fog"
-)
-
 // Aggregation levels of the GLAM app: rows for all builds of a version
 // (build_id '*') or one row per build.
 const (
@@ -121,25 +114,7 @@ func (r *Request) Normalize() error {
 	return errors.Join(errs...)
 }
 
-// Build is what a job computes: every row of one probe (all os, builds,
-// processes, keys, '*' rows) over the latest versions. Requests that differ
-// only in os, process or aggregation_level share a build; those only choose
-// which of its rows the result shows.
-type Build struct {
-	Product  string `json:"product"`
-	Channel  string `json:"channel"`
-	AppID    string `json:"app_id,omitempty"`
-	PingType string `json:"ping_type,omitempty"`
-	Probe    string `json:"probe"`
-	Versions int    `json:"versions"`
-}
-
 // Build returns the build a normalized request asks for.
 func (r Request) Build() Build {
 	return Build{Product: r.Product, Channel: r.Channel, AppID: r.AppID, PingType: r.PingType, Probe: r.Probe, Versions: r.Versions}
-}
-
-// Key identifies a build: two requests with the same key are one job.
-func (b Build) Key() string {
-	return strings.Join([]string{b.Product, b.Channel, b.AppID, b.PingType, b.Probe, fmt.Sprint(b.Versions)}, "/")
 }

@@ -2,64 +2,51 @@ package probebuild
 
 import (
 	"context"
-	"time"
 
-	"github.com/mozilla/otelcol-glam/internal/pgschema"
+	"github.com/mozilla/otelcol-glam/internal/probebuild/bigquerybuilder"
 )
 
-// Row is one row of a GLAM aggregate table. Desktop rows use Process; Glean
-// rows use AppID, Channel, PingType and BuildDate instead.
-type Row struct {
-	Version        int64
-	OS             string
-	BuildID        string
-	Process        string
-	AppID          string
-	Channel        string
-	PingType       string
-	BuildDate      *time.Time
-	Metric         string
-	MetricKey      string
-	MetricType     string
-	ClientAggType  string
-	TotalUsers     int64
-	TotalSample    int64
-	Histogram      string
-	Percentiles    string
-	NonNormHist    string
-	NonNormPercent string
-}
+// The builder's contract is defined with the BigQuery builder, which
+// imports nothing of the service; these names keep the service's code and
+// its callers in its own terms.
+type (
+	// Build is what one job builds.
+	Build = bigquerybuilder.Build
+	// Row is one row of a GLAM aggregate table.
+	Row = bigquerybuilder.Row
+	// Output is what a build produced.
+	Output = bigquerybuilder.Output
+	// Progress receives a build's stage and fraction done.
+	Progress = bigquerybuilder.Progress
+	// PermanentError marks a build failure retrying cannot fix.
+	PermanentError = bigquerybuilder.PermanentError
+	// BigQueryConfig is the `bigquery:` block: the source tables.
+	BigQueryConfig = bigquerybuilder.Config
+	// TablesConfig names each product family's source tables.
+	TablesConfig = bigquerybuilder.TablesConfig
+	// SourceTables are one family's tables and thresholds.
+	SourceTables = bigquerybuilder.SourceTables
+)
 
-// Output is what a build produced: the table its rows go to and the rows.
-type Output struct {
-	// Table is a GLAM aggregate table, e.g. glam_desktop_nightly_aggregation.
-	Table string
-	Rows  []Row
-	// Versions the build covered (its result is the probe's rows there).
-	Versions []int64
-}
+// Products GLAM serves, as the GLAM app names them.
+const (
+	ProductFirefox = bigquerybuilder.ProductFirefox
+	ProductFenix   = bigquerybuilder.ProductFenix
+	ProductFOG     = bigquerybuilder.ProductFOG
+)
 
-// Progress receives a build's stage and how far along it is (0..1).
-type Progress func(stage string, fraction float64)
+// AggregationTable is the GLAM table a build of b writes.
+func AggregationTable(b Build) string { return bigquerybuilder.AggregationTable(b) }
 
-// Builder computes a probe's rows. The BigQuery builder is the real one; a
-// Builder is an interface so that queue benchmarks can measure the queue
-// alone with a build that does nothing.
+// Builder computes a probe's rows. The service receives it (News
+// connect): the BigQuery builder (bigquerybuilder) is the real one; tests
+// and queue benchmarks give builds that wait or do nothing.
 type Builder interface {
 	Build(ctx context.Context, b Build, progress Progress) (Output, error)
 }
 
-// PermanentError marks a build failure that retrying cannot fix (the probe
-// has no data, a table is missing): the job fails at once.
-type PermanentError struct{ Err error }
-
-func (e PermanentError) Error() string { return e.Err.Error() }
-func (e PermanentError) Unwrap() error { return e.Err }
-
-// AggregationTable is the GLAM table a build of b writes.
-func AggregationTable(b Build) string {
-	if b.Product == ProductFirefox {
-		return pgschema.GLAMAggregationTable(true, b.Channel)
-	}
-	return pgschema.GLAMAggregationTable(false, b.Product)
+// BigQuery connects the service to GLAM ETL's tables in BigQuery, as cfg
+// says: the builder glam_usage and glam-probe-builder run.
+func BigQuery(cfg BigQueryConfig) Connect {
+	return func(ctx context.Context) (Builder, error) { return bigquerybuilder.New(ctx, cfg) }
 }

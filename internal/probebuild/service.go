@@ -57,7 +57,7 @@ func (l *lazyBuilder) get(ctx context.Context) (Builder, error) {
 	if l.b == nil {
 		b, err := l.connect(ctx)
 		if err != nil {
-			return nil, PermanentError{err}
+			return nil, PermanentError{Err: err}
 		}
 		l.b = b
 	}

@@ -21,13 +21,13 @@ var (
 		"metric_key", "client_agg_type"}
 )
 
-func (r Row) desktopValues() []any {
+func desktopValues(r Row) []any {
 	return []any{r.Version, r.OS, r.BuildID, r.Process, r.Metric, r.MetricKey, r.ClientAggType, r.MetricType,
 		r.TotalUsers, nullable(r.Histogram), nullable(r.Percentiles), r.TotalSample, nullable(r.NonNormHist),
 		nullable(r.NonNormPercent)}
 }
 
-func (r Row) gleanValues() []any {
+func gleanValues(r Row) []any {
 	return []any{r.AppID, r.Channel, r.Version, r.PingType, r.OS, r.BuildID, r.BuildDate, r.Metric, r.MetricType,
 		r.MetricKey, r.ClientAggType, r.TotalUsers, nullable(r.Histogram), nullable(r.Percentiles), r.TotalSample,
 		nullable(r.NonNormHist), nullable(r.NonNormPercent)}
@@ -50,9 +50,9 @@ func writeRows(ctx context.Context, tx pgx.Tx, table string, glean bool, rows []
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	cols, key, values := desktopColumns, desktopKey, Row.desktopValues
+	cols, key, values := desktopColumns, desktopKey, desktopValues
 	if glean {
-		cols, key, values = gleanColumns, gleanKey, Row.gleanValues
+		cols, key, values = gleanColumns, gleanKey, gleanValues
 	}
 	target := pgx.Identifier{table}.Sanitize()
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE `+stageRows+` ON COMMIT DROP AS

@@ -1,4 +1,4 @@
-package probebuild
+package bigquerybuilder
 
 import (
 	"context"
@@ -14,22 +14,22 @@ import (
 	"google.golang.org/api/option"
 )
 
-// BigQueryBuilder builds probes from GLAM ETL's per-client daily aggregate
+// Builder builds probes from GLAM ETL's per-client daily aggregate
 // tables. Its queries are parameterized: request values travel as query
 // parameters, and the only values placed in the SQL text are table names
 // from the config, whose placeholders are filled with values Normalize
 // restricted to [a-z0-9_].
-type BigQueryBuilder struct {
+type Builder struct {
 	client *bigquery.Client
-	cfg    BigQueryConfig
+	cfg    Config
 	// now is the clock lookback_days counts from.
 	now func() time.Time
 }
 
-// NewBigQueryBuilder connects to BigQuery: to cfg.Endpoint without
+// New connects to BigQuery: to cfg.Endpoint without
 // credentials when set (an emulator), else with cfg.CredentialsFile or the
 // application default credentials.
-func NewBigQueryBuilder(ctx context.Context, cfg BigQueryConfig) (*BigQueryBuilder, error) {
+func New(ctx context.Context, cfg Config, with ...Option) (*Builder, error) {
 	var opts []option.ClientOption
 	switch {
 	case cfg.Endpoint != "":
@@ -42,22 +42,28 @@ func NewBigQueryBuilder(ctx context.Context, cfg BigQueryConfig) (*BigQueryBuild
 		return nil, fmt.Errorf("bigquery client: %w", err)
 	}
 	client.Location = cfg.Location
-	return &BigQueryBuilder{client: client, cfg: cfg, now: time.Now}, nil
+	b := &Builder{client: client, cfg: cfg, now: time.Now}
+	for _, o := range with {
+		o(b)
+	}
+	return b, nil
 }
 
-// BigQuery connects the service's builder to GLAM ETL's tables in
-// BigQuery, as cfg says.
-func BigQuery(cfg BigQueryConfig) Connect {
-	return func(ctx context.Context) (Builder, error) { return NewBigQueryBuilder(ctx, cfg) }
+// Option changes a new Builder.
+type Option func(*Builder)
+
+// WithClock sets the clock lookback_days counts back from (time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(b *Builder) { b.now = now }
 }
 
 // Close releases the client.
-func (b *BigQueryBuilder) Close() error { return b.client.Close() }
+func (b *Builder) Close() error { return b.client.Close() }
 
 // Build runs the probe's histogram query and, when the probe is not a
 // histogram, its scalar query.
-func (b *BigQueryBuilder) Build(ctx context.Context, build Build, progress Progress) (Output, error) {
-	src := b.cfg.Tables.family(build.Product)
+func (b *Builder) Build(ctx context.Context, build Build, progress Progress) (Output, error) {
+	src := b.cfg.Tables.For(build.Product)
 	out := Output{Table: AggregationTable(build)}
 	p := b.params(build, src)
 	kinds := []struct {
@@ -99,7 +105,7 @@ type queryParams struct {
 	minTotalUsers   int64
 }
 
-func (b *BigQueryBuilder) params(build Build, src SourceTables) queryParams {
+func (b *Builder) params(build Build, src SourceTables) queryParams {
 	p := queryParams{
 		build:           build,
 		since:           time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -131,7 +137,7 @@ func fillTable(table string, b Build) string {
 }
 
 // run executes a query and passes each row to each.
-func (b *BigQueryBuilder) run(ctx context.Context, sql string, params []bigquery.QueryParameter, progress Progress, each func(it *bigquery.RowIterator) error) error {
+func (b *Builder) run(ctx context.Context, sql string, params []bigquery.QueryParameter, progress Progress, each func(it *bigquery.RowIterator) error) error {
 	q := b.client.Query(sql)
 	q.Parameters = params
 	job, err := q.Run(ctx)

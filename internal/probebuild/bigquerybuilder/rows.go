@@ -1,4 +1,4 @@
-package probebuild
+package bigquerybuilder
 
 import (
 	"context"
@@ -65,7 +65,7 @@ func (p queryParams) withMinUsers() []bigquery.QueryParameter {
 }
 
 // collect runs sql with p's parameters and reads every row into a T.
-func collect[T any](ctx context.Context, b *BigQueryBuilder, sql string, p queryParams, progress Progress) ([]T, error) {
+func collect[T any](ctx context.Context, b *Builder, sql string, p queryParams, progress Progress) ([]T, error) {
 	var results []T
 	err := b.run(ctx, sql, p.withMinUsers(), progress, func(it *bigquery.RowIterator) error {
 		var r T
@@ -78,7 +78,7 @@ func collect[T any](ctx context.Context, b *BigQueryBuilder, sql string, p query
 	return results, err
 }
 
-func (b *BigQueryBuilder) histograms(ctx context.Context, table string, p queryParams, progress Progress) ([]Row, []int64, error) {
+func (b *Builder) histograms(ctx context.Context, table string, p queryParams, progress Progress) ([]Row, []int64, error) {
 	results, err := collect[histogramResult](ctx, b, familySQL(p.build, false).histogramSQL(table), p, progress)
 	if err != nil {
 		return nil, nil, err
@@ -192,7 +192,7 @@ func parseKey(label string) float64 {
 	return f
 }
 
-func (b *BigQueryBuilder) scalars(ctx context.Context, table string, p queryParams, progress Progress) ([]Row, []int64, error) {
+func (b *Builder) scalars(ctx context.Context, table string, p queryParams, progress Progress) ([]Row, []int64, error) {
 	results, err := collect[scalarResult](ctx, b, familySQL(p.build, true).scalarSQL(table), p, progress)
 	if err != nil {
 		return nil, nil, err

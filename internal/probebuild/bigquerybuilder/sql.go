@@ -1,4 +1,4 @@
-package probebuild
+package bigquerybuilder
 
 import "strings"
 

@@ -1,4 +1,4 @@
-package probebuild
+package bigquerybuilder
 
 import (
 	"errors"
@@ -23,10 +23,7 @@ func TestClassifyBigQueryErrors(t *testing.T) {
 	assert.False(t, permanent(errors.New("connection reset by peer")))
 }
 
-func TestTableNamesTakeOnlyNormalizedValues(t *testing.T) {
-	r := Request{Product: "fenix", Channel: "Nightly", Probe: "x", PingType: "Baseline"}
-	assert.NoError(t, r.Normalize())
-	assert.Equal(t, "`p.glam_etl.t_nightly_baseline_nightly`", fillTable("p.glam_etl.t_{channel}_{ping_type}_{app_id}", r.Build()))
-	bad := Request{Product: "fenix", Channel: "nightly`; DROP", Probe: "x"}
-	assert.ErrorContains(t, bad.Normalize(), "channel (or app_id) must be a lowercase identifier")
+func TestTableNamesAreFilledAndQuoted(t *testing.T) {
+	b := Build{Product: ProductFenix, Channel: "nightly", AppID: "nightly", PingType: "baseline", Probe: "x"}
+	assert.Equal(t, "`p.glam_etl.t_nightly_baseline_nightly`", fillTable("p.glam_etl.t_{channel}_{ping_type}_{app_id}", b))
 }
