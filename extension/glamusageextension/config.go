@@ -35,8 +35,8 @@ type Config struct {
 	// rows an answer from raw events may have.
 	MaxLimit int `mapstructure:"max_limit"`
 
-	// Usage names the views and events the answers come from.
-	Usage usageapi.Config `mapstructure:",squash"`
+	// Usage names the views and events the answers come from (`usage:`).
+	Usage usageapi.Config `mapstructure:"usage"`
 
 	// ProbeBuilds configures the probe-build API and its workers.
 	ProbeBuilds probebuild.Config `mapstructure:"probe_builds"`
@@ -89,8 +89,8 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxLimit < 1 {
 		errs = append(errs, fmt.Errorf("max_limit must be at least 1, got %d", cfg.MaxLimit))
 	}
-	if err := cfg.Usage.Validate(); err != nil {
-		errs = append(errs, err)
+	for _, err := range cfg.Usage.Problems() {
+		errs = append(errs, fmt.Errorf("usage.%w", err))
 	}
 	if cfg.RuntimeViews.MaxViews < 0 {
 		errs = append(errs, fmt.Errorf("runtime_views.max_views must not be negative, got %d", cfg.RuntimeViews.MaxViews))

@@ -83,7 +83,7 @@ func TestConfigInvalidReportsEveryProblem(t *testing.T) {
 		"endpoint must be set", "dsn must be set", "max_conns must be at least 1",
 		"query_timeout must be positive", "max_range must be at least 1h",
 		"default_range must be positive and at most max_range", "max_limit must be at least 1",
-		"views.sessions must name a view", "active_within must be positive",
+		"usage.views.sessions must name a view", "usage.active_within must be positive",
 		"runtime_views.max_views must not be negative", "runtime_views.memory_limit_mib must be at least 1",
 	} {
 		assert.ErrorContains(t, err, want)

@@ -65,8 +65,10 @@ func NewDefaultConfig() Config {
 	}
 }
 
-// Validate reports every missing setting.
-func (c *Config) Validate() error {
+// Problems are every invalid setting, each naming its key within the
+// block (the extension puts them under its own key). Not a Validate, so
+// that the collector's config walk does not report them a second time.
+func (c *Config) Problems() []error {
 	var errs []error
 	for name, v := range map[string]string{
 		"views.probe_views_hourly": c.Views.ProbeViewsHourly, "views.probe_views_daily": c.Views.ProbeViewsDaily,
@@ -80,7 +82,7 @@ func (c *Config) Validate() error {
 	if c.ActiveWithin <= 0 {
 		errs = append(errs, fmt.Errorf("active_within must be positive, got %s", c.ActiveWithin))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // ConfigurePool tunes a pool for the Store's queries: they are short and
