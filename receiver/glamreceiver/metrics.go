@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/otel/attribute"
@@ -33,15 +32,13 @@ func (r *glamReceiver) handleMetrics(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	md := otlp.Metrics()
-	if err := validateMetrics(md); err != nil {
+	total, rejected, err := readMetrics(md)
+	if err != nil {
 		writeStatus(w, in.enc, http.StatusBadRequest, err.Error())
 		return
 	}
-	total := md.DataPointCount()
-	rejected := pruneMetrics(md)
 
 	ctx := r.obs.StartMetricsOp(req.Context())
-	var err error
 	if md.ResourceMetrics().Len() > 0 {
 		err = r.next.metrics.ConsumeMetrics(ctx, md)
 	}
@@ -61,35 +58,47 @@ func (r *glamReceiver) handleMetrics(w http.ResponseWriter, req *http.Request) {
 	writeOTLPResponse(w, in.enc, resp)
 }
 
-// pruneMetrics removes private attributes and the scopes reserved for usage
-// data, returning how many data points those scopes held.
-func pruneMetrics(md pmetric.Metrics) int {
-	rejected := 0
+// readMetrics is the one pass over a metrics request, as the logs and
+// traces paths make theirs: it checks every string (a bad one refuses the
+// whole request, as OTLP's 400 does), removes private attributes, and drops
+// the scopes reserved for usage data, counting their data points; total is
+// every data point the request held.
+func readMetrics(md pmetric.Metrics) (total, rejected int, err error) {
+	n := 0
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
+		if err := checkResource(rm.Resource(), rm.SchemaUrl(), place{"resource", i}); err != nil {
+			return 0, 0, err
+		}
 		scrub(rm.Resource().Attributes())
-		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
-			if reservedScope(sm.Scope().Name()) {
-				for k := 0; k < sm.Metrics().Len(); k++ {
-					rejected += usage.DataPointCount(sm.Metrics().At(k))
-				}
-				return true
+		sms := rm.ScopeMetrics()
+		dropScopes := false
+		for j := 0; j < sms.Len(); j++ {
+			sm := sms.At(j)
+			if err := checkScope(sm.Scope(), sm.SchemaUrl(), place{"scope", j}); err != nil {
+				return 0, 0, err
 			}
+			reserved := reservedScope(sm.Scope().Name())
+			dropScopes = dropScopes || reserved
 			for k := 0; k < sm.Metrics().Len(); k++ {
-				forEachPoint(sm.Metrics().At(k), func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) bool {
-					scrub(attrs)
-					for e := 0; e < exemplars.Len(); e++ {
-						scrub(exemplars.At(e).FilteredAttributes())
-					}
-					return true
-				})
+				points, err := checkMetric(sm.Metrics().At(k), place{"metric", n}, !reserved)
+				if err != nil {
+					return 0, 0, err
+				}
+				n++
+				total += points
+				if reserved {
+					rejected += points
+				}
 			}
-			return false
-		})
+		}
+		if dropScopes {
+			sms.RemoveIf(func(sm pmetric.ScopeMetrics) bool { return reservedScope(sm.Scope().Name()) })
+		}
 	}
 	rms.RemoveIf(func(rm pmetric.ResourceMetrics) bool { return rm.ScopeMetrics().Len() == 0 })
-	return rejected
+	return total, rejected, nil
 }
 
 func reservedScope(name string) bool {

@@ -131,38 +131,16 @@ func checkRecord(lr plog.LogRecord, at place) error {
 	return checkAttributes(lr.Attributes(), at)
 }
 
-func validateMetrics(md pmetric.Metrics) error {
-	n := 0
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		rm := rms.At(i)
-		if err := checkResource(rm.Resource(), rm.SchemaUrl(), place{"resource", i}); err != nil {
-			return err
-		}
-		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
-			sm := rm.ScopeMetrics().At(j)
-			if err := checkScope(sm.Scope(), sm.SchemaUrl(), place{"scope", j}); err != nil {
-				return err
-			}
-			for k := 0; k < sm.Metrics().Len(); k++ {
-				if err := checkMetric(sm.Metrics().At(k), place{"metric", n}); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-	}
-	return nil
-}
-
-func checkMetric(m pmetric.Metric, at place) error {
+// checkMetric checks m's strings and counts its data points; with scrub it
+// also removes the private attributes of its points and exemplars, after
+// checking them.
+func checkMetric(m pmetric.Metric, at place, scrubbing bool) (points int, err error) {
 	if err := checkStrings(at, "name", m.Name(), "description", m.Description(), "unit", m.Unit()); err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkAttributes(m.Metadata(), at); err != nil {
-		return err
+		return 0, err
 	}
-	var err error
 	forEachPoint(m, func(attrs pcommon.Map, exemplars pmetric.ExemplarSlice) bool {
 		if err = checkAttributes(attrs, at); err != nil {
 			return false
@@ -172,9 +150,16 @@ func checkMetric(m pmetric.Metric, at place) error {
 				return false
 			}
 		}
+		if scrubbing {
+			scrub(attrs)
+			for e := 0; e < exemplars.Len(); e++ {
+				scrub(exemplars.At(e).FilteredAttributes())
+			}
+		}
+		points++
 		return true
 	})
-	return err
+	return points, err
 }
 
 // forEachPoint calls f with the attributes and exemplars of each data point
