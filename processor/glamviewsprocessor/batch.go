@@ -101,10 +101,10 @@ func (v *view) appendMetric(m pmetric.Metric, unit string, points []point) {
 			v.setPoint(dp, p)
 			dp.SetCount(uint64(p.count))
 			dp.SetSum(p.sum)
-			dp.SetMin(p.min)
-			dp.SetMax(p.max)
+			dp.SetMin(p.dist.min)
+			dp.SetMax(p.dist.max)
 			dp.ExplicitBounds().FromRaw(v.agg.bounds)
-			dp.BucketCounts().FromRaw(p.buckets)
+			dp.BucketCounts().FromRaw(p.dist.buckets)
 		}
 	case AggregationLastValue:
 		dps := m.SetEmptyGauge().DataPoints()
@@ -112,7 +112,7 @@ func (v *view) appendMetric(m pmetric.Metric, unit string, points []point) {
 		for i := range points {
 			dp := dps.AppendEmpty()
 			v.setPoint(dp, &points[i])
-			dp.SetDoubleValue(points[i].last)
+			dp.SetDoubleValue(points[i].sum)
 		}
 	}
 }

@@ -2,20 +2,29 @@ package glamviewsprocessor // import "github.com/mozilla/otelcol-glam/processor/
 
 import "sort"
 
-// delta is what one series gained since it was last flushed.
+// delta is what one series gained since it was last flushed. It is kept
+// small (a live series costs its delta, its key and its map entry): what
+// only distributions need sits behind dist.
 type delta struct {
 	// count is the number of measurements folded in; 0 means nothing to
 	// flush.
 	count int64
-	sum   float64
-	min   float64
-	max   float64
-	// buckets holds distribution bucket counts, len(bounds)+1 of them.
-	buckets []uint64
-	// last is the last_value, from the measurement with the latest event
-	// time (lastTime).
-	last     float64
+	// sum is the sum of a sum or distribution view, and the value of a
+	// last_value view, from the measurement with the latest event time
+	// (lastTime).
+	sum      float64
 	lastTime int64
+	// dist is a distribution's min, max and bucket counts; nil for the
+	// other aggregations.
+	dist *distribution
+}
+
+// distribution is what a distribution view's delta holds besides count and
+// sum.
+type distribution struct {
+	min, max float64
+	// buckets holds the bucket counts, len(bounds)+1 of them.
+	buckets []uint64
 }
 
 // series is one tag set in one window.
@@ -47,19 +56,21 @@ func (a *aggregator) add(s *series, value float64, t int64) (becameDirty bool) {
 	case AggregationSum:
 		s.sum += value
 	case AggregationDistribution:
-		if s.count == 0 || value < s.min {
-			s.min = value
+		d := s.dist
+		if d == nil {
+			d = &distribution{min: value, max: value, buckets: make([]uint64, len(a.bounds)+1)}
+			s.dist = d
 		}
-		if s.count == 0 || value > s.max {
-			s.max = value
+		if value < d.min {
+			d.min = value
+		}
+		if value > d.max {
+			d.max = value
 		}
 		s.sum += value
-		if s.buckets == nil {
-			s.buckets = make([]uint64, len(a.bounds)+1)
-		}
 		// Bucket i holds (bounds[i-1], bounds[i]], as OTLP explicit
 		// bucket histograms define it.
-		s.buckets[sort.SearchFloat64s(a.bounds, value)]++
+		d.buckets[sort.SearchFloat64s(a.bounds, value)]++
 	case AggregationLastValue:
 		if s.sent && t < s.sentTime {
 			return false
@@ -67,7 +78,7 @@ func (a *aggregator) add(s *series, value float64, t int64) (becameDirty bool) {
 		if s.count > 0 && t < s.lastTime {
 			return false
 		}
-		s.last, s.lastTime = value, t
+		s.sum, s.lastTime = value, t
 	}
 	s.count++
 	return becameDirty
