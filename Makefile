@@ -25,7 +25,7 @@ DASHBOARD        := web/dashboard
 DASHBOARD_ASSETS := extension/glamusageextension/internal/dashboard/assets
 GO_SOURCES       += $(wildcard $(DASHBOARD_ASSETS)/*) extension/glamusageextension/openapi.json
 
-.PHONY: all build run test test-go compile-tests test-e2e validate lint generate check-generate tools bigquery-emulator probe-build-demo bench fuzz clean
+.PHONY: all build run test test-go test-go-rest test-go-emulator test-e2e validate lint generate check-generate tools bigquery-emulator probe-build-demo bench fuzz clean
 
 all: build
 
@@ -48,33 +48,49 @@ run: build
 	GLAM_POSTGRES_DSN="$$(scripts/postgres-dsn.sh)" $(COLLECTOR) --config $(CONFIG)
 
 ## test: every test — lint, generated code up to date, Go tests, sample configs, browser end-to-end
-# On a fresh machine the BigQuery emulator's C++ build is the longest step,
-# and much of it keeps one core busy only: it runs beside the lint, the
-# generated-code check and the compilation of the binaries and of every
-# test, and the tests run once it is done.
+# On a fresh machine the BigQuery emulator's C++ build is the longest step:
+# it runs beside the lint, the generated-code check, the binaries and every
+# test that does not need it; the probe-build tests run once it is done.
+# (Test binaries are linked once, by the run: go test does not cache links.)
 test:
 	@mkdir -p $(TOOLS)
 	@$(MAKE) --no-print-directory bigquery-emulator >$(TOOLS)/emulator-build.log 2>&1 & emulator=$$!; \
-	  status=0; $(MAKE) --no-print-directory lint check-generate $(TEST_COLLECTOR) compile-tests || status=$$?; \
+	  status=0; \
+	  $(MAKE) --no-print-directory lint check-generate $(TEST_COLLECTOR) test-prometheus && \
+	  $(MAKE) --no-print-directory test-go-rest validate test-e2e || status=$$?; \
 	  if ! wait $$emulator; then echo "building the BigQuery emulator failed:"; cat $(TOOLS)/emulator-build.log; exit 1; fi; \
 	  exit $$status
-	@$(MAKE) --no-print-directory test-go validate test-e2e
+	@$(MAKE) --no-print-directory test-go-emulator
 
-# The probe-build tests run against the BigQuery emulator, built once. Every
-# package runs under the race detector (about 2.5 minutes on 2 cores).
-# On failure it ends with a summary (failed tests, and the tests a timeout
-# caught running), which a timeout's goroutine dump would otherwise bury.
-test-go: bigquery-emulator test-prometheus
+# The packages whose tests run against the BigQuery emulator.
+EMULATOR_PKGS := ./internal/probebuild
+
+# go-test runs the packages $(1) under the race detector, with the
+# environment $(3); on failure it ends with a summary (failed tests, and the
+# tests a timeout caught running), which a timeout's goroutine dump would
+# otherwise bury. $(2) names its log.
+define go-test
 	@mkdir -p $(TOOLS)
-	@if ! $(GO) test -count=1 -race -timeout 20m ./... 2>&1 | tee $(TOOLS)/test-go.log; then \
-	  echo; echo "== go test failed; the failures (full output: $(TOOLS)/test-go.log):"; \
-	  grep -E -A4 '^panic: test timed out|^[[:space:]]*--- FAIL|^FAIL' $(TOOLS)/test-go.log | grep -v '^goroutine ' | head -80; \
+	@if ! $(3) $(GO) test -count=1 -race -timeout 20m $(1) 2>&1 | tee $(TOOLS)/$(2).log; then \
+	  echo; echo "== go test failed; the failures (full output: $(TOOLS)/$(2).log):"; \
+	  grep -E -A4 '^panic: test timed out|^[[:space:]]*--- FAIL|^FAIL' $(TOOLS)/$(2).log | grep -v '^goroutine ' | head -80; \
 	  exit 1; fi
+endef
 
-# compile-tests builds every package's test binary, as test-go does,
-# without running any.
-compile-tests:
-	$(GO) test -count=1 -race -run '^$$' -exec true ./...
+# test-go: every package (about 2.5 minutes on 2 cores once compiled); the
+# probe-build tests against the BigQuery emulator, built once.
+test-go: bigquery-emulator test-prometheus
+	$(call go-test,./...,test-go)
+
+# test-go-rest and test-go-emulator split test-go in two, so that make test
+# runs the first while the emulator still builds.
+# The system tests run the race-built collector the sample configs and the
+# browser tests use.
+test-go-rest: $(TEST_COLLECTOR)
+	$(call go-test,$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(EMULATOR_PKGS))"),test-go-rest,OTELCOL_GLAM_BIN=$(TEST_COLLECTOR))
+
+test-go-emulator: bigquery-emulator
+	$(call go-test,$(EMULATOR_PKGS),test-go-emulator)
 
 ## test-prometheus: the alerting rules in deploy/prometheus: promtool check rules, and their unit tests
 ## (promtool test rules) with the shipped windows; without promtool it skips, unless CI is set

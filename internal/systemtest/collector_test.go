@@ -37,10 +37,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// collectorBinary builds cmd/otelcol-glam from the repository this package
-// is in (go on PATH) and returns its path.
+// collectorEnv names a collector binary already built from this repository
+// (make test passes its race-built one, as to the browser tests), which the
+// tests then use instead of linking their own.
+const collectorEnv = "OTELCOL_GLAM_BIN"
+
+// collectorBinary returns $OTELCOL_GLAM_BIN, or builds cmd/otelcol-glam from
+// the repository this package is in (go on PATH) and returns its path.
 func collectorBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv(collectorEnv); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			t.Fatalf("%s: %v", collectorEnv, err)
+		}
+		return abs
+	}
 	buildOnce.Do(func() {
 		root, err := filepath.Abs(filepath.Join("..", ".."))
 		if err != nil {
