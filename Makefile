@@ -49,18 +49,22 @@ run: build
 
 ## test: every test — lint, generated code up to date, Go tests, sample configs, browser end-to-end
 # On a fresh machine the BigQuery emulator's C++ build is the longest step:
-# it runs beside the lint, the generated-code check, the binaries and every
-# test that does not need it; the probe-build tests run once it is done.
-# (Test binaries are linked once, by the run: go test does not cache links.)
+# it runs in the background, followed by the probe-build tests that need it
+# (their output is printed at the end), beside the lint, the generated-code
+# check, the binaries and every other test. (Test binaries are linked once,
+# by the run: go test does not cache links.)
 test:
 	@mkdir -p $(TOOLS)
-	@$(MAKE) --no-print-directory bigquery-emulator >$(TOOLS)/emulator-build.log 2>&1 & emulator=$$!; \
+	@rm -f $(TOOLS)/test-go-emulator.out
+	@( if ! $(MAKE) --no-print-directory bigquery-emulator >$(TOOLS)/emulator-build.log 2>&1; then \
+	     echo "building the BigQuery emulator failed:"; cat $(TOOLS)/emulator-build.log; exit 1; fi; \
+	   $(MAKE) --no-print-directory test-go-emulator ) >$(TOOLS)/test-go-emulator.out 2>&1 & emulator=$$!; \
 	  status=0; \
 	  $(MAKE) --no-print-directory lint check-generate $(TEST_COLLECTOR) test-prometheus && \
 	  $(MAKE) --no-print-directory test-go-rest validate test-e2e || status=$$?; \
-	  if ! wait $$emulator; then echo "building the BigQuery emulator failed:"; cat $(TOOLS)/emulator-build.log; exit 1; fi; \
-	  exit $$status
-	@$(MAKE) --no-print-directory test-go-emulator
+	  emulator_status=0; wait $$emulator || emulator_status=$$?; \
+	  echo "== the BigQuery emulator's build and the probe-build tests:"; cat $(TOOLS)/test-go-emulator.out; \
+	  [ $$status -eq 0 ] && [ $$emulator_status -eq 0 ]
 
 # The packages whose tests run against the BigQuery emulator.
 EMULATOR_PKGS := ./internal/probebuild
