@@ -38,7 +38,7 @@ const (
 // AggregationTable is the GLAM table a build of b writes.
 func AggregationTable(b Build) string { return bigquerybuilder.AggregationTable(b) }
 
-// Builder computes a probe's rows. The service receives it (News
+// Builder computes a probe's rows. The service receives it (New's
 // connect): the BigQuery builder (bigquerybuilder) is the real one; tests
 // and queue benchmarks give builds that wait or do nothing.
 type Builder interface {

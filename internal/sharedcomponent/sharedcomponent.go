@@ -41,8 +41,9 @@ func NewMap[K comparable, V Lifecycle](release func(V)) *Map[K, V] {
 
 type entry[V Lifecycle] struct {
 	value V
+	// mu guards the counts and every handle's started and done.
+	mu sync.Mutex
 	// handles counts the handles not yet shut down; running, those started.
-	mu      sync.Mutex
 	handles int
 	running int
 }
@@ -86,9 +87,7 @@ type Component[K comparable, V Lifecycle] struct {
 	key K
 	e   *entry[V]
 
-	mu      sync.Mutex
-	started bool
-	done    bool
+	started, done bool
 }
 
 var _ component.Component = (*Component[int, Lifecycle])(nil)
@@ -99,13 +98,11 @@ func (c *Component[K, V]) Unwrap() V { return c.e.value }
 // Start starts the instance if no other handle has; a failed start is not
 // counted, and the next handle's Start tries again.
 func (c *Component[K, V]) Start(ctx context.Context, host component.Host) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
 	if c.started || c.done {
 		return nil
 	}
-	c.e.mu.Lock()
-	defer c.e.mu.Unlock()
 	if c.e.running == 0 {
 		if err := c.e.value.Start(ctx, host); err != nil {
 			return err
@@ -120,14 +117,13 @@ func (c *Component[K, V]) Start(ctx context.Context, host component.Host) error 
 // handle, and leaves the map with the last handle, so that a collector
 // reloading its config gets a fresh one. A second Shutdown does nothing.
 func (c *Component[K, V]) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.e.mu.Lock()
 	if c.done {
+		c.e.mu.Unlock()
 		return nil
 	}
 	c.done = true
 	var err error
-	c.e.mu.Lock()
 	if c.started {
 		c.started = false
 		c.e.running--
