@@ -34,6 +34,8 @@ type refusingConsumer struct {
 	errs     []error
 	always   error
 	attempts []pmetric.Metrics
+	// during, when set, runs inside the first attempt, before it answers.
+	during func()
 }
 
 func (c *refusingConsumer) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -47,7 +49,12 @@ func (c *refusingConsumer) ConsumeMetrics(ctx context.Context, md pmetric.Metric
 	if len(c.errs) > 0 {
 		err, c.errs = c.errs[0], c.errs[1:]
 	}
+	during := c.during
+	c.during = nil
 	c.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	if err != nil {
 		return err
 	}

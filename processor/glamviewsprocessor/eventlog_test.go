@@ -149,6 +149,33 @@ func TestConflictResetsTheViews(t *testing.T) {
 	assert.Error(t, err, "a conflict loses nothing")
 }
 
+// Measurements fed while a batch is on its way are dropped with the views
+// when that batch is refused as not at the offset. No batch may then claim
+// their log range without them: it would move the offset past events no
+// view counted (found by TestPropertyViewsEqualRawGroupBy).
+func TestNoBatchClaimsWhatAConflictDropped(t *testing.T) {
+	conflict := consumererror.NewPermanent(fmt.Errorf("offset is 100/2: %w", usage.ErrLogPositionConflict))
+	h, rc := newRefusing(t, testConfig(hourly("hourly", measureViews, AggregationCount)), conflict)
+	h.clock.set(t0.Add(time.Minute))
+	require.NoError(t, h.consumeLog(logPayload(t, pos(0), pos(2), true, m{measureViews, t0, 1, nil})))
+	rc.during = func() {
+		require.NoError(t, h.consumeLog(logPayload(t, pos(2), pos(4), false, m{measureViews, t0, 1, nil})))
+	}
+	h.flushAt(t0.Add(2 * time.Minute))
+	require.Len(t, rc.attempts, 1)
+
+	h.flushAt(t0.Add(3 * time.Minute))
+	assert.Len(t, rc.attempts, 1, "nothing is sent for 100/2..100/4: its measurement went with the reset")
+	assert.Empty(t, h.sink.AllMetrics())
+
+	require.NoError(t, h.consumeLog(logPayload(t, pos(2), pos(4), true, m{measureViews, t0, 1, nil})))
+	h.flushAt(t0.Add(4 * time.Minute))
+	batches := h.sink.AllMetrics()
+	require.Len(t, batches, 1)
+	assert.Equal(t, "views 100/2..100/4", logRangeOf(t, batches[0]))
+	assert.Equal(t, int64(1), parse(t, batches[0])[0].count)
+}
+
 // A retryable refusal keeps the batch; the next one starts where it ends.
 func TestRefusedLogBatchKeepsTheChain(t *testing.T) {
 	h, rc := newRefusing(t, testConfig(hourly("hourly", measureViews, AggregationCount)), errQueueFull)

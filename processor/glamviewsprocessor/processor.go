@@ -372,6 +372,12 @@ func (p *viewsProcessor) take(set *viewSet) *batch {
 	if l.known && l.watermark > 0 {
 		now = l.watermark
 	}
+	if l.mustRewind {
+		// The views were reset after a refusal and hold nothing: a batch
+		// now would claim the log range cut..fed with none of its events,
+		// and move the offset past them. The consumer reads it again.
+		return nil
+	}
 	b := &batch{scopeVersion: p.version, set: set, gen: l.gen}
 	if l.known {
 		b.log = logRange{consumer: l.consumer, from: l.cut, to: l.fed}
