@@ -2,6 +2,7 @@ package glampostgresexporter
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -211,4 +212,38 @@ func TestAppliedBatchesExpire(t *testing.T) {
 	// A replay older than the retention is no longer recognised.
 	require.NoError(t, e.metrics.ConsumeMetrics(ctx, batch))
 	assert.Equal(t, int64(2), viewRows(t, db)[0].Count)
+}
+
+// A views batch after a backlog holds a row for each (probe, session) of the
+// day. The session rollup's trigger serialises merges touching the same
+// keys; it must do so with a bounded number of locks, since PostgreSQL's
+// lock table, sized by max_locks_per_transaction × max_connections, holds
+// about 15 000 locks for the whole server with the defaults: one advisory
+// lock per key made a batch of 20 000 keys fail with "out of shared memory"
+// at every retry, forever.
+func TestMergeOfMoreSessionKeysThanTheLockTableHolds(t *testing.T) {
+	dsn, db := newDB(t)
+	e := startExporter(t, directConfig(dsn), nil)
+	ctx := context.Background()
+
+	const sessions, probes = 30000, 40
+	b := newViewMetrics("backlog")
+	for i := range sessions {
+		b.count(usage.ViewProbeSessionsDaily, day0, day0.Add(24*time.Hour), map[string]string{
+			usage.AttrProduct:   "fog",
+			usage.AttrProbeName: fmt.Sprintf("probe_%d", i%probes),
+			usage.AttrSessionID: fmt.Sprintf("session_%d", i),
+		}, 1)
+	}
+	require.NoError(t, e.metrics.ConsumeMetrics(ctx, b.md))
+
+	assert.Equal(t, sessions, count(t, db, `SELECT count(*) FROM glam_usage_view_rows`))
+	// Every session is one probe's, seen on one day: the day's and the
+	// week's rollup rows each count every session once, as first seen then.
+	for _, days := range []int{1, 7} {
+		assert.Equal(t, sessions, count(t, db, `SELECT coalesce(sum(sessions), 0)::int FROM glam_usage_probe_session_days
+			WHERE view = $1 AND days = $2 AND prev_day = '-infinity'`, usage.ViewProbeSessionsDaily, days), "days = %d", days)
+		assert.Equal(t, probes, count(t, db, `SELECT count(DISTINCT probe_name)::int FROM glam_usage_probe_session_days
+			WHERE view = $1 AND days = $2`, usage.ViewProbeSessionsDaily, days), "days = %d", days)
+	}
 }
