@@ -2,7 +2,6 @@ package glampostgresexporter // import "github.com/mozilla/otelcol-glam/exporter
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,30 +11,16 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
-// The staging table takes the batch by COPY; one statement then moves the
-// events whose id is new into the partitioned table. It lives for the
-// connection and empties at each commit.
-const (
-	stageEvents       = "glam_stage_events"
-	createStageEvents = `CREATE TEMP TABLE IF NOT EXISTS ` + stageEvents + ` (
-		event_id text, event_time timestamptz, observed_time timestamptz, event_name text,
-		session_id text, product text, probe_name text, probe_process text, channel text,
-		os text, source text, attributes jsonb, resource jsonb, body jsonb
-	) ON COMMIT DELETE ROWS`
-)
-
-// insertNewEvents claims each staged id in the id table and stores the events
-// whose claim succeeded: an id already there (a retried batch, a client
-// retry) is skipped. Claims go in id order so that two transactions holding
-// overlapping ids cannot deadlock.
-var insertNewEvents = `WITH fresh AS (
-	INSERT INTO ` + pgschema.EventIDsTable + ` (event_id, event_time)
-	SELECT event_id, event_time FROM ` + stageEvents + ` ORDER BY event_id
-	ON CONFLICT (event_id) DO NOTHING
-	RETURNING event_id
-)
-INSERT INTO ` + pgschema.EventsTable + ` (` + strings.Join(pgschema.EventColumns, ", ") + `)
-SELECT s.` + strings.Join(pgschema.EventColumns, ", s.") + ` FROM ` + stageEvents + ` s JOIN fresh USING (event_id)`
+// claimEventIDs claims each id of the batch in the id table and returns the
+// ids whose claim succeeded: only their events are stored (COPY), an id
+// already there (a retried batch, a client retry) is skipped. A claim
+// conflicting with another transaction's waits for it to end, so an event is
+// stored by the one transaction whose claim commits. Claims go in id order so
+// that two transactions holding overlapping ids cannot deadlock.
+var claimEventIDs = `INSERT INTO ` + pgschema.EventIDsTable + ` (event_id, event_time)
+SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS u(event_id, event_time) ORDER BY event_id
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id`
 
 // notifyEvents wakes the log consumers LISTENing on pgschema.EventsChannel.
 // PostgreSQL delivers it at commit, so a consumer woken by it finds the
@@ -89,18 +74,40 @@ func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 	if err := s.ensurePartitions(ctx, pool, days); err != nil {
 		return 0, err
 	}
-	var stored int64
+	ids := make([]string, len(rows))
+	times := make([]time.Time, len(rows))
+	for i := range rows {
+		ids[i], times[i] = rows[i].id, rows[i].time
+	}
+	stored := 0
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, createStageEvents); err != nil {
+		claimed, err := tx.Query(ctx, claimEventIDs, ids, times)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stageEvents}, pgschema.EventColumns,
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(), nil })); err != nil {
+		fresh := make(map[string]bool, len(rows))
+		var id string
+		if _, err := pgx.ForEachRow(claimed, []any{&id}, func() error {
+			fresh[id] = true
+			return nil
+		}); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, insertNewEvents)
-		stored = tag.RowsAffected()
-		if err != nil || stored == 0 {
+		stored = len(fresh)
+		if stored == 0 {
+			return nil
+		}
+		newRows := rows
+		if stored < len(rows) {
+			newRows = make([]eventRow, 0, stored)
+			for i := range rows {
+				if fresh[rows[i].id] {
+					newRows = append(newRows, rows[i])
+				}
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{pgschema.EventsTable}, pgschema.EventColumns,
+			pgx.CopyFromSlice(len(newRows), func(i int) ([]any, error) { return newRows[i].values(), nil })); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, notifyEvents, pgschema.EventsChannel)
@@ -111,5 +118,5 @@ func (s *store) storeEvents(ctx context.Context, rows []eventRow) (int, error) {
 		// retry will create it again.
 		s.resetPartitions()
 	}
-	return int(stored), err
+	return stored, err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -222,4 +223,35 @@ func TestWritersRacingOnTheSameIDs(t *testing.T) {
 	assert.Equal(t, distinct, count(t, db, "SELECT count(*) FROM glam_usage_event_ids"))
 	dups := a.counter(t, "exporter_glam_postgres_duplicate_events") + b.counter(t, "exporter_glam_postgres_duplicate_events")
 	assert.Equal(t, int64(rounds*perBatch/2), dups, "each shared id is a duplicate for the writer that came second")
+}
+
+// Browsers send a few events a request. With the default sending queue the
+// requests merge into a few transactions, and an event in two requests of
+// one merged batch (a client retry) is still stored once.
+func TestSmallRequestsAreStoredInFewTransactions(t *testing.T) {
+	dsn, db := newDB(t)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Postgres.DSN = configopaque.String(dsn)
+	e := startExporter(t, cfg, fixedNow)
+	at := day0.Add(10 * time.Hour)
+
+	const requests, perRequest = 100, 20
+	for r := range requests {
+		ld, records := newLogs()
+		for i := range perRequest {
+			probeView(records, fmt.Sprintf("e%d", r*perRequest+i), fmt.Sprintf("s%d", r), "p", at)
+		}
+		if r > 0 {
+			probeView(records, fmt.Sprintf("e%d", (r-1)*perRequest), fmt.Sprintf("s%d", r-1), "p", at)
+		}
+		require.NoError(t, e.logs.ConsumeLogs(context.Background(), ld))
+	}
+	require.Eventually(t, func() bool {
+		return count(t, db, "SELECT count(*) FROM glam_usage_events") == requests*perRequest
+	}, 30*time.Second, 20*time.Millisecond)
+	// Rows of one transaction share its id in the event log.
+	txs := count(t, db, "SELECT count(DISTINCT log_xid) FROM glam_usage_events")
+	assert.LessOrEqual(t, txs, 10, "%d requests stored in %d transactions", requests, txs)
+	assert.Equal(t, requests*perRequest, count(t, db, "SELECT count(DISTINCT event_id) FROM glam_usage_events"))
+	assert.Equal(t, int64(requests-1), e.counter(t, "exporter_glam_postgres_duplicate_events"))
 }
