@@ -228,10 +228,13 @@ func notify(ctx context.Context, tx pgx.Tx) error {
 }
 
 // logHead is the position of the last event in the log, or the start.
+// Here and below the ORDER BY names the table's columns (e.): a bare
+// log_xid would be the output column log_xid::text, sorted as text ('9'
+// after '10') and without the index.
 func logHead(ctx context.Context, q Querier) (usage.LogPosition, error) {
 	var p usage.LogPosition
 	var xid string
-	err := q.QueryRow(ctx, `SELECT log_xid::text, log_seq FROM `+pgschema.EventsTable+` ORDER BY log_xid DESC, log_seq DESC LIMIT 1`).Scan(&xid, &p.Seq)
+	err := q.QueryRow(ctx, `SELECT e.log_xid::text, e.log_seq FROM `+pgschema.EventsTable+` e ORDER BY e.log_xid DESC, e.log_seq DESC LIMIT 1`).Scan(&xid, &p.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}
@@ -272,7 +275,7 @@ func ProgressOf(ctx context.Context, q Querier, v View) (Progress, error) {
 		return Progress{Live: true, Fraction: 1, Offset: pr.Offset}, nil
 	}
 	var first string
-	err = q.QueryRow(ctx, `SELECT log_xid::text FROM `+pgschema.EventsTable+` ORDER BY log_xid, log_seq LIMIT 1`).Scan(&first)
+	err = q.QueryRow(ctx, `SELECT e.log_xid::text FROM `+pgschema.EventsTable+` e ORDER BY e.log_xid, e.log_seq LIMIT 1`).Scan(&first)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return pr, err
 	}

@@ -355,10 +355,13 @@ type logEvent struct {
 // readEvents reads up to limit events after from, in log order, among those
 // no running transaction can still precede.
 func readEvents(ctx context.Context, conn *pgx.Conn, from usage.LogPosition, limit int) ([]logEvent, error) {
-	rows, err := conn.Query(ctx, `SELECT log_xid::text, log_seq, event_id, event_name, event_time, observed_time, attributes
-		FROM `+pgschema.EventsTable+`
-		WHERE (log_xid, log_seq) > ($1::text::xid8, $2) AND log_xid < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY log_xid, log_seq
+	// The ORDER BY names the table's columns (e.): a bare log_xid would be
+	// the output column log_xid::text, sorted as text, out of log order
+	// and without the index.
+	rows, err := conn.Query(ctx, `SELECT e.log_xid::text, e.log_seq, event_id, event_name, event_time, observed_time, attributes
+		FROM `+pgschema.EventsTable+` e
+		WHERE (e.log_xid, e.log_seq) > ($1::text::xid8, $2) AND e.log_xid < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY e.log_xid, e.log_seq
 		LIMIT $3`, fmt.Sprint(from.XID), from.Seq, limit)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package glameventlogreceiver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,4 +360,35 @@ func TestReadsEachEventWhileOtherTransactionsRun(t *testing.T) {
 		require.Eventually(t, func() bool { return read() == i+1 }, 3*time.Second, 5*time.Millisecond,
 			"event %d was stored but not read within 3 s", i+1)
 	}
+}
+
+// The log is read in transaction id order, numerically: xid 10 after 9.
+// The query once selected log_xid::text under the column's own name, so its
+// ORDER BY log_xid sorted the text ('10' < '8'): a batch cut by batch_size
+// across a power of ten took 10 and 11 first, moved past them, and never
+// read 8 and 9 (and every batch sorted all the events after the offset
+// instead of reading the index in order).
+func TestReadsTransactionIDsInNumericOrder(t *testing.T) {
+	dsn, db := logDB(t)
+	ctx := context.Background()
+	// Ids the cluster used long ago, so that no running transaction is
+	// older: their events are all readable.
+	for _, xid := range []int{8, 9, 10, 11} {
+		id := fmt.Sprintf("e-%d", xid)
+		attrs := fmt.Sprintf(`{"log.record.uid":%q,"event.name":%q,"session.id":"s1"}`, id, usage.EventProbeView)
+		_, err := db.Exec(ctx, `INSERT INTO glam_usage_events (event_id, event_time, observed_time, event_name, session_id, attributes, resource, log_xid)
+			VALUES ($1, $2, $2, $3, 's1', $4, '{}', $5::text::xid8)`, id, day0.Add(time.Hour), usage.EventProbeView, attrs, fmt.Sprint(xid))
+		require.NoError(t, err)
+	}
+	next := &recorder{}
+	startReader(t, dsn, next) // batch_size 3
+	got := next.waitFor(t, 3)
+	seq := func(n int) string { // the n-th event's position
+		return position(t, db, n)
+	}
+	require.True(t, strings.HasPrefix(seq(1), "8/"), "positions order numerically: %s", seq(1))
+	assert.Equal(t, payload{from: "0/0", to: seq(3), measures: map[string]int{usage.MeasureProbeViews: 3, usage.MeasureEvents: 3}}, got[1],
+		"the first batch: xids 8, 9, 10")
+	assert.Equal(t, payload{from: seq(3), to: seq(4), measures: map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}}, got[2],
+		"then xid 11")
 }
