@@ -25,6 +25,13 @@ type Config struct {
 	// FlushInterval is how often every window's gain since the previous
 	// flush goes downstream.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// FlushSize flushes a view set early, before the interval is over,
+	// once this many of its series have something to flush: a batch must
+	// stay small enough to be merged within the exporter's timeout, or it
+	// is refused, sent again unchanged and refused forever (a backlog read
+	// from the event log at full speed made batches of 80 000 points). 0
+	// flushes on the interval only.
+	FlushSize int `mapstructure:"flush_size"`
 	// AllowedLateness is how long after a window closes its measurements are
 	// still accepted, and how far ahead of the processor's clock an event
 	// time may be.
@@ -50,6 +57,9 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.FlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("flush_interval must be positive, got %s", cfg.FlushInterval))
+	}
+	if cfg.FlushSize < 0 {
+		errs = append(errs, fmt.Errorf("flush_size must not be negative, got %d", cfg.FlushSize))
 	}
 	if cfg.AllowedLateness < 0 {
 		errs = append(errs, fmt.Errorf("allowed_lateness must not be negative, got %s", cfg.AllowedLateness))

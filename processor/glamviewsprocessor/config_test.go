@@ -47,6 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	session := WindowConfig{SessionGap: 30 * time.Minute, MaxDuration: 24 * time.Hour}
 	assert.Equal(t, &Config{
 		FlushInterval:   10 * time.Second,
+		FlushSize:       10000,
 		AllowedLateness: time.Hour,
 		Views: []ViewConfig{
 			{Name: "glam.probe_views.hourly", Description: "Probe views per hour by product, probe, process and channel.",
@@ -99,6 +100,7 @@ func TestLoadConfigCustom(t *testing.T) {
 	require.NoError(t, err)
 	want := &Config{
 		FlushInterval:   5 * time.Second,
+		FlushSize:       2000,
 		AllowedLateness: 2 * time.Hour,
 		Views: []ViewConfig{
 			{
@@ -137,6 +139,7 @@ func TestLoadConfigInvalid(t *testing.T) {
 	}{
 		{"no_views", []string{"views: at least one view is required"}},
 		{"zero_flush_interval", []string{"flush_interval must be positive, got 0s"}},
+		{"negative_flush_size", []string{"flush_size must not be negative, got -1"}},
 		{"negative_lateness", []string{"allowed_lateness must not be negative, got -1m0s"}},
 		{"unknown_aggregation", []string{`views[0] ("v"): unknown aggregation "median": want one of count, sum, distribution, last_value`}},
 		{"buckets_not_ascending", []string{`views[0] ("v"): buckets must be strictly ascending: buckets[2]=5 follows 5`}},

@@ -11,6 +11,9 @@ const (
 	// DefaultFlushInterval keeps a daily view fresh within seconds while
 	// writing each hot series at most a few times a minute.
 	DefaultFlushInterval = 10 * time.Second
+	// DefaultFlushSize bounds a batch to what PostgreSQL merges well
+	// within glam_postgres's default 5 s timeout, rollups included.
+	DefaultFlushSize = 10000
 	// DefaultAllowedLateness covers browser batching and retries and a
 	// collector restart; older measurements only reach the raw event table.
 	DefaultAllowedLateness = time.Hour

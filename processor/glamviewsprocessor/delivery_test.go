@@ -326,3 +326,21 @@ func TestConcurrentConsumeAndFlushOfUnitlessMeasure(t *testing.T) {
 	}
 	assert.Equal(t, float64(2*measurements), total)
 }
+
+// flush_size: once that many series have something to flush, the views
+// flush without waiting for the tick, so that a backlog read at full speed
+// goes out in batches the exporter can merge.
+func TestFlushSizeFlushesBeforeTheTick(t *testing.T) {
+	cfg := testConfig(hourly("views", measureViews, AggregationCount, usage.AttrProbeName))
+	cfg.FlushInterval = time.Hour
+	cfg.FlushSize = 3
+	h := newHarness(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, h.proc.Start(ctx, componenttest.NewNopHost()))
+	h.consume(m{measureViews, t0, 1, probe("a")}, m{measureViews, t0, 1, probe("a")}, m{measureViews, t0, 1, probe("b")})
+	assert.Empty(t, h.sink.AllMetrics(), "two series changed: no flush yet")
+	h.consume(m{measureViews, t0, 1, probe("c")})
+	require.Eventually(t, func() bool { return len(h.sink.AllMetrics()) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 3, h.sink.AllMetrics()[0].DataPointCount())
+	require.NoError(t, h.proc.Shutdown(ctx))
+}

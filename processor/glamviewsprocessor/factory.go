@@ -23,6 +23,7 @@ func NewFactory() processor.Factory {
 func createDefaultConfig() component.Config {
 	return &Config{
 		FlushInterval:   DefaultFlushInterval,
+		FlushSize:       DefaultFlushSize,
 		AllowedLateness: DefaultAllowedLateness,
 		Views:           glamViews(),
 	}

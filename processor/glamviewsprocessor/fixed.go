@@ -59,6 +59,7 @@ func (v *view) recordFixed(t, now int64, value float64, key []byte) outcome {
 	}
 	if v.agg.add(s, value, t) {
 		w.dirty = append(w.dirty, s)
+		v.changed++
 	}
 	return out
 }

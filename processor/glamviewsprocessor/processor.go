@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -72,6 +73,11 @@ type viewsProcessor struct {
 	// by another processor instance or a restart.
 	instance string
 	seq      uint64
+
+	// flushNow asks the flush loop for a flush before the tick
+	// (flush_size); earlyRefused is set while such a flush was refused.
+	flushNow     chan struct{}
+	earlyRefused atomic.Bool
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -137,6 +143,7 @@ func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metric
 		runtime:   map[string]*viewSet{},
 		instance:  hex.EncodeToString(id[:]),
 		stop:      make(chan struct{}),
+		flushNow:  make(chan struct{}, 1),
 	}
 	err = tb.RegisterProcessorGlamViewsSeriesCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
@@ -168,8 +175,16 @@ func (p *viewsProcessor) start(_ context.Context, host component.Host) error {
 			case <-p.stop:
 				return
 			case <-tick:
-				if err := p.flush(context.Background()); err != nil {
+				err := p.flush(context.Background())
+				p.earlyRefused.Store(err != nil)
+				if err != nil {
 					p.logger.Warn("Next consumer refused a views batch; it is kept and sent again at the next flush",
+						zap.Error(err))
+				}
+			case <-p.flushNow:
+				if err := p.flush(context.Background()); err != nil {
+					p.earlyRefused.Store(true)
+					p.logger.Warn("Next consumer refused a views batch flushed at flush_size; it is kept and sent again at the next flush_interval",
 						zap.Error(err))
 				}
 			}
@@ -283,7 +298,29 @@ func (p *viewsProcessor) recordMetrics(set *viewSet, metrics pmetric.MetricSlice
 			unused, invalid = unused+u, invalid+inv
 		}
 	}
+	p.flushIfFull(set)
 	return unused, invalid
+}
+
+// flushIfFull asks the flush loop for a flush now when set has flush_size
+// series to flush; the caller holds mu. After an early flush the next
+// consumer refused, only the ticker flushes: a refused batch is sent again
+// on the interval, not at every read of the log.
+func (p *viewsProcessor) flushIfFull(set *viewSet) {
+	if p.cfg.FlushSize == 0 || p.earlyRefused.Load() {
+		return
+	}
+	n := 0
+	for _, v := range set.views {
+		n += v.changed
+	}
+	if n < p.cfg.FlushSize {
+		return
+	}
+	select {
+	case p.flushNow <- struct{}{}:
+	default: // one is asked for already
+	}
 }
 
 func (p *viewsProcessor) recordPoint(views []*view, dp pmetric.NumberDataPoint, now int64) (unused, invalid int64) {

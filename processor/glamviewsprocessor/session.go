@@ -120,6 +120,7 @@ func (v *view) addSession(w *sessionWindow, s *series, value float64, t int64) {
 	if v.agg.add(s, value, t) && !w.queued {
 		w.queued = true
 		v.sessions.dirty = append(v.sessions.dirty, w)
+		v.changed++
 	}
 }
 

@@ -40,6 +40,9 @@ type view struct {
 	// live counts the series max_series bounds; overflowLive the overflow
 	// series beside them.
 	live, overflowLive int
+	// changed counts the series that gained something since the last
+	// take (flush_size).
+	changed int
 
 	// Counts since they were last reported to the collector's telemetry.
 	nLate, nEarly, nOverflowed int64
@@ -71,7 +74,7 @@ func (v *view) isSession() bool { return v.size == 0 }
 func (v *view) reset() {
 	v.fixed = fixedWindows{byStart: map[int64]*fixedWindow{}}
 	v.sessions = sessionWindows{byID: map[string]*sessionWindow{}}
-	v.live, v.overflowLive = 0, 0
+	v.live, v.overflowLive, v.changed = 0, 0, 0
 }
 
 // record folds one measurement at event time t into the view. buf is
@@ -104,6 +107,7 @@ func (v *view) record(t, now int64, value float64, attrs pcommon.Map, buf []byte
 // take moves every series' gain since the last flush into points and
 // forgets the windows that can no longer change.
 func (v *view) take(now int64) []point {
+	v.changed = 0
 	var points []point
 	if v.isSession() {
 		points = v.takeSessions()
