@@ -160,11 +160,12 @@ check-generate: generate
 tools: $(OCB) $(MDATAGEN)
 
 ## bigquery-emulator: the BigQuery engine probe-build tests run against (ZetaSQL; builds only with clang;
-## about 8 minutes on 2 idle cores the first time, cached after)
+## 3 to 8 minutes on 2 idle cores the first time, by machine; cached after)
 # A test tool, built unoptimised without debug info: about 510 s of CPU
 # against 976 s at -O1 and 1306 s at cgo's default -O2 -g (measured on a
-# fresh build cache each), for probe-build tests that take 72 s against it
-# instead of 58 s (measured in one run).
+# fresh build cache each, on a machine where clang++ later took 154 s of
+# CPU for the -O0 -g0 build), for probe-build tests that take 72 s against
+# it instead of 58 s (measured in one run).
 EMULATOR_CFLAGS ?= -O0 -g0
 bigquery-emulator: $(BQEMU)
 
