@@ -163,9 +163,9 @@ tools: $(OCB) $(MDATAGEN)
 ## 3 to 8 minutes on 2 idle cores the first time, by machine; cached after)
 # A test tool, built unoptimised without debug info: about 510 s of CPU
 # against 976 s at -O1 and 1306 s at cgo's default -O2 -g (measured on a
-# fresh build cache each, on a machine where clang++ later took 154 s of
-# CPU for the -O0 -g0 build), for probe-build tests that take 72 s against
-# it instead of 58 s (measured in one run).
+# fresh build cache each, on an earlier machine; on a later one clang++
+# took 154 s at -O0 -g0), for probe-build tests that take 72 s against it
+# instead of 58 s (measured in one run).
 EMULATOR_CFLAGS ?= -O0 -g0
 bigquery-emulator: $(BQEMU)
 
