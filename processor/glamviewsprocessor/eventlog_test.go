@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -315,4 +316,33 @@ func TestRuntimeViewsKeepTheirSeriesLimit(t *testing.T) {
 		{view: "rt", start: t0, end: t0.Add(time.Hour), tags: map[string]string{usage.AttrProbeName: "a"}, count: 1},
 		{view: "rt", start: t0, end: t0.Add(time.Hour), tags: map[string]string{attrOverflow: "true"}, count: 2},
 	}, withoutBatch(parse(t, batches[0])))
+}
+
+// waitingConsumer holds every batch until its context ends, as an exporter
+// retrying while PostgreSQL is down does.
+type waitingConsumer struct{ consumertest.MetricsSink }
+
+func (w *waitingConsumer) ConsumeMetrics(ctx context.Context, _ pmetric.Metrics) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// At shutdown a batch of the event log is not waited for without end: its
+// events are read again from the offset at the next start, so nothing is
+// lost when the collector stops while PostgreSQL is down.
+func TestShutdownDoesNotWaitForeverOnALogBatch(t *testing.T) {
+	wc := &waitingConsumer{}
+	h := newHarnessTo(t, testConfig(hourly("hourly", measureViews, AggregationCount)), &wc.MetricsSink, wc)
+	h.vp.finalLogWait = 50 * time.Millisecond
+	require.NoError(t, h.consumeLog(logPayload(t, pos(0), pos(2), true, m{measureViews, t0, 1, nil})))
+	done := make(chan error, 1)
+	go func() { done <- h.proc.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "nothing is lost")
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown still waits for the log batch")
+	}
+	_, err := h.tel.GetMetric("otelcol_processor_glam_views_points_lost")
+	assert.Error(t, err, "no point counted as lost")
 }

@@ -78,6 +78,8 @@ type viewsProcessor struct {
 	// (flush_size); earlyRefused is set while such a flush was refused.
 	flushNow     chan struct{}
 	earlyRefused atomic.Bool
+	// finalLogWait is finalFlushLogWait (shorter in tests).
+	finalLogWait time.Duration
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -144,6 +146,8 @@ func newViewsProcessor(set processor.Settings, cfg *Config, next consumer.Metric
 		instance:  hex.EncodeToString(id[:]),
 		stop:      make(chan struct{}),
 		flushNow:  make(chan struct{}, 1),
+
+		finalLogWait: finalFlushLogWait,
 	}
 	err = tb.RegisterProcessorGlamViewsSeriesCallback(func(_ context.Context, o metric.Int64Observer) error {
 		p.mu.Lock()
@@ -492,15 +496,34 @@ func (p *viewsProcessor) finalFlush(ctx context.Context) error {
 			if b == nil || p.stale(b) {
 				continue
 			}
-			if err := p.send(ctx, b); err != nil {
-				p.lose(ctx, b, err)
-				errs = append(errs, err)
+			if !b.fromLog {
+				if err := p.send(ctx, b); err != nil {
+					p.lose(ctx, b, err)
+					errs = append(errs, err)
+				}
+				continue
+			}
+			// A batch of the event log is not lost when refused: its
+			// events are read again from the offset at the next start.
+			// So it is not waited for longer than finalLogWait, however
+			// long the exporter would retry (max_elapsed_time: 0 is
+			// forever, and the collector would never stop).
+			sendCtx, cancel := context.WithTimeout(ctx, p.finalLogWait)
+			err := p.send(sendCtx, b)
+			cancel()
+			if err != nil {
+				p.logger.Warn("Views batch refused at shutdown; not lost: its events are read again from the log offset at the next start",
+					zap.String("batch_id", b.id), zap.String("consumer", b.log.consumer), zap.Stringer("from", b.log.from), zap.Error(err))
 			}
 		}
 		set.pending = nil
 	}
 	return errors.Join(errs...)
 }
+
+// finalFlushLogWait bounds how long the final flush waits for a batch of
+// the event log (a couple of the exporter's default retries).
+const finalFlushLogWait = 15 * time.Second
 
 // send hands a batch to the next consumer. A permanent refusal is final:
 // the batch is logged, counted and dropped so it cannot block the views.
