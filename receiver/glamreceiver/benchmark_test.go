@@ -74,6 +74,10 @@ func newBenchBody(b *testing.B, n int, protobuf bool) *benchBody {
 		a.PutStr(usage.AttrProbeProcess, "parent")
 		a.PutStr(usage.AttrChannel, "nightly")
 		a.PutStr(usage.AttrOS, "Windows")
+		// The page the span was made on, as the OTel JS web SDK's
+		// instrumentations record it: the receiver reads GLAM's route and
+		// state out of it (pages.go).
+		a.PutStr("http.url", "https://glam.telemetry.mozilla.org/firefox/probe/gc_ms/explore?channel=beta&process=parent")
 	}
 	req := ptraceotlp.NewExportRequestFromTraces(td)
 	bb := &benchBody{spanCnt: n, hexIDs: !protobuf, enc: mediaJSON}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -31,6 +33,11 @@ type pageRules struct {
 	routes        []route
 	clickEvents   map[string]bool
 	clickID       string
+	// pages remembers what recent page URLs read as (pageRead): browsers
+	// send the same few pages over and over (a batch of spans is often all
+	// from one page), and reading one — parse, route, query, rewrite — costs
+	// more than the rest of the event.
+	pages pageCache
 }
 
 // route is one compiled route template.
@@ -42,9 +49,12 @@ type route struct {
 	attrs map[string]string
 	// query maps a query parameter to the attribute it sets; params lists
 	// the mapped parameters sorted, the order they are written back in.
-	query    map[string]string
-	params   []string
-	defaults map[string]string
+	query  map[string]string
+	params []string
+	// defaultAttrs lists the defaults' attributes sorted, so that a page
+	// reads the same every time.
+	defaults     map[string]string
+	defaultAttrs []string
 }
 
 // segment is one path segment of a template: a literal, or a named segment
@@ -152,6 +162,9 @@ func compileRoute(rc RouteConfig) (route, error) {
 		}
 		r.segments = append(r.segments, seg)
 	}
+	if len(r.segments) > maxSegments {
+		return r, fmt.Errorf("path %q has %d segments, at most %d are supported", rc.Path, len(r.segments), maxSegments)
+	}
 	for name, attr := range rc.Segments {
 		if !names[name] {
 			return r, fmt.Errorf("segments: %q is not a named segment of %q", name, rc.Path)
@@ -171,77 +184,103 @@ func compileRoute(rc RouteConfig) (route, error) {
 		if strings.TrimSpace(attr) == "" {
 			return r, errors.New("defaults: attribute names must not be empty")
 		}
+		r.defaultAttrs = append(r.defaultAttrs, attr)
 	}
+	slices.Sort(r.defaultAttrs)
 	return r, nil
 }
 
-// match reports whether path matches the route and returns its named
-// segments, unescaped.
-func (r *route) match(path string) (map[string]string, bool) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+// maxSegments bounds a route template's segments, so that matching needs
+// no allocation (GLAM's deepest route has four).
+const maxSegments = 16
+
+// match reports whether path matches the route and, when it does, stores
+// its segments, unescaped, in values (values[i] is segment i's; literals
+// included). It runs for every page load: it splits nothing and allocates
+// only to unescape a segment that holds an escape.
+func (r *route) match(path string, values *[maxSegments]string) bool {
+	path = strings.Trim(path, "/")
 	if len(r.segments) == 0 {
-		return nil, path == "/" || path == ""
+		return path == ""
 	}
-	if len(parts) != len(r.segments) {
-		return nil, false
-	}
-	values := map[string]string{}
-	for i, seg := range r.segments {
-		part, err := url.PathUnescape(parts[i])
-		if err != nil || part == "" {
-			return nil, false
+	for i := range r.segments {
+		part, rest, more := strings.Cut(path, "/")
+		if more != (i < len(r.segments)-1) {
+			return false
 		}
+		path = rest
+		if strings.IndexByte(part, '%') >= 0 {
+			var err error
+			if part, err = url.PathUnescape(part); err != nil {
+				return false
+			}
+		}
+		seg := &r.segments[i]
 		switch {
+		case part == "":
+			return false
 		case seg.literal != "":
 			if part != seg.literal {
-				return nil, false
+				return false
 			}
 		case len(seg.choices) > 0 && !slices.Contains(seg.choices, part):
-			return nil, false
-		default:
-			values[seg.name] = part
+			return false
 		}
+		values[i] = part
 	}
-	return values, true
+	return true
 }
 
 // apply rewrites the usage event just written to lr in GLAM's terms: its
 // URLs reduced to GLAM's route and state, the dimensions they carry set as
 // attributes (an attribute the client set itself wins), a page load named
-// after the route it hit, a click given its action.
+// after the route it hit, a click given its action. It runs for every event:
+// each URL is parsed once, its query string at most once.
 func (p *pageRules) apply(lr plog.LogRecord) {
 	attrs := lr.Attributes()
-	pageURL := p.pageURL(attrs)
-	var hit *route
-	var dims map[string]string
-	if pageURL != nil {
-		hit, dims = p.route(pageURL)
-	}
+	var page *pageRead
 	for _, key := range p.urlAttrs {
-		if v, ok := attrs.Get(key); ok {
-			p.rewriteURL(attrs, key, v.AsString(), hit)
+		v, ok := attrs.Get(key)
+		if !ok {
+			continue
+		}
+		raw := v.AsString()
+		if page == nil {
+			if page = p.read(raw); page != nil {
+				attrs.PutStr(key, page.url)
+				continue
+			}
+			attrs.Remove(key)
+			continue
+		}
+		// Another URL beside the page's: stored as the page's route
+		// would store it.
+		if u := parsePageURL(raw); u != nil {
+			attrs.PutStr(key, p.rewriteURL(u, page.hit))
+		} else {
+			attrs.Remove(key)
 		}
 	}
 	for _, key := range p.referrerAttrs {
 		if v, ok := attrs.Get(key); ok {
-			p.rewriteReferrer(attrs, key, v.AsString(), pageURL)
+			p.rewriteReferrer(attrs, key, v.AsString(), page)
 		}
 	}
 	if v, ok := attrs.Get(attrTitle); ok && v.Type() == pcommon.ValueTypeStr {
 		v.SetStr(truncate(v.Str(), p.maxTitle))
 	}
-	if hit != nil {
-		for attr, value := range dims {
-			putIfAbsent(attrs, attr, value)
+	if page != nil && page.hit != nil {
+		for _, d := range page.dims {
+			putIfAbsent(attrs, d.attr, d.value)
 		}
-		putIfAbsent(attrs, usage.AttrRoute, hit.template)
+		putIfAbsent(attrs, usage.AttrRoute, page.hit.template)
 	}
 	name := lr.EventName()
 	switch {
 	case p.loadEvents[name]:
 		event := p.pageViewEvent
-		if hit != nil {
-			event = hit.event
+		if page != nil && page.hit != nil {
+			event = page.hit.event
 		}
 		if event != name {
 			lr.SetEventName(event)
@@ -258,20 +297,26 @@ func (p *pageRules) apply(lr plog.LogRecord) {
 // attrTitle is the page title Glean.js sends with page loads and clicks.
 const attrTitle = "title"
 
-// pageURL is the event's page URL: the first of url_attributes it carries
-// that parses as an absolute http(s) URL or an absolute path.
-func (p *pageRules) pageURL(attrs pcommon.Map) *url.URL {
-	for _, key := range p.urlAttrs {
-		if v, ok := attrs.Get(key); ok {
-			if u := parsePageURL(v.AsString()); u != nil {
-				return u
-			}
-		}
-	}
-	return nil
+// pageURL is a page URL (an absolute http(s) URL or an absolute path) as
+// the rules read it.
+type pageURL struct {
+	*url.URL
+	query url.Values // parsed on first use
 }
 
-func parsePageURL(s string) *url.URL {
+func (u *pageURL) param(name string) string {
+	if u.RawQuery == "" {
+		return ""
+	}
+	if u.query == nil {
+		u.query = u.Query()
+	}
+	return u.query.Get(name)
+}
+
+// parsePageURL returns nil for what is not an absolute http(s) URL or an
+// absolute path.
+func parsePageURL(s string) *pageURL {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
 		return nil
@@ -288,68 +333,134 @@ func parsePageURL(s string) *url.URL {
 	if u.Path == "" {
 		u.Path = "/"
 	}
-	return u
+	return &pageURL{URL: u}
 }
 
-// route finds the first route the page matches and the dimensions it
-// carries: named segments, mapped query parameters, then the route's
-// defaults for what the URL leaves out (GLAM leaves a dimension out of its
-// query string when it has its default value).
-func (p *pageRules) route(u *url.URL) (*route, map[string]string) {
+// route is the first route the page matches, or nil.
+func (p *pageRules) route(u *pageURL) *route {
 	for i := range p.routes {
-		r := &p.routes[i]
-		values, ok := r.match(u.Path)
-		if !ok {
-			continue
+		var values [maxSegments]string
+		if r := &p.routes[i]; r.match(u.Path, &values) {
+			return r
 		}
-		dims := map[string]string{}
-		for name, value := range values {
-			if attr, ok := r.attrs[name]; ok {
-				dims[attr] = truncate(value, maxAttrValue)
-			}
-		}
-		q := u.Query()
-		for _, param := range r.params {
-			if value := q.Get(param); value != "" {
-				if _, set := dims[r.query[param]]; !set {
-					dims[r.query[param]] = truncate(value, maxAttrValue)
-				}
-			}
-		}
-		for attr, value := range r.defaults {
-			if _, set := dims[attr]; !set {
-				dims[attr] = value
-			}
-		}
-		return r, dims
 	}
-	return nil, nil
+	return nil
 }
 
-// rewriteURL stores a URL as GLAM's route and state: origin and path, and
-// only the query parameters its route maps (none off a route), no user
-// info, no fragment, at most max_url_length bytes. What does not parse as a
-// URL is dropped, since nothing in it can be told safe.
-func (p *pageRules) rewriteURL(attrs pcommon.Map, key, raw string, hit *route) {
-	u := parsePageURL(raw)
-	if u == nil {
-		attrs.Remove(key)
+// pageRead is what a page URL reads as: the URL as stored, its host (to
+// tell a referrer on the same site), the route it hits (nil for none) and
+// the dimensions that route carries.
+type pageRead struct {
+	url  string
+	host string
+	hit  *route
+	dims []dimension
+}
+
+type dimension struct{ attr, value string }
+
+// read is what raw reads as, nil when it is no page URL.
+func (p *pageRules) read(raw string) *pageRead {
+	if r, ok := p.pages.get(raw); ok {
+		return r
+	}
+	var r *pageRead
+	if u := parsePageURL(raw); u != nil {
+		hit := p.route(u)
+		r = &pageRead{url: p.rewriteURL(u, hit), host: u.Host, hit: hit}
+		if hit != nil {
+			r.dims = dimensions(hit, u)
+		}
+	}
+	p.pages.put(raw, r)
+	return r
+}
+
+// dimensions are the dimensions the page's route carries, in the order an
+// event's own attributes are checked against them (the first set wins):
+// named segments, then mapped query parameters, then the route's defaults
+// for what the URL leaves out (GLAM leaves a dimension out of its query
+// string when it has its default value).
+func dimensions(r *route, u *pageURL) []dimension {
+	var values [maxSegments]string
+	r.match(u.Path, &values)
+	var dims []dimension
+	add := func(attr, value string) {
+		if value != "" {
+			dims = append(dims, dimension{attr, value})
+		}
+	}
+	for i, seg := range r.segments {
+		if attr, ok := r.attrs[seg.name]; ok && seg.literal == "" {
+			add(attr, truncate(values[i], maxAttrValue))
+		}
+	}
+	for _, param := range r.params {
+		add(r.query[param], truncate(u.param(param), maxAttrValue))
+	}
+	for _, attr := range r.defaultAttrs {
+		add(attr, r.defaults[attr])
+	}
+	return dims
+}
+
+// pageCache is a bounded memo of page URLs read: when it holds
+// maxCachedPages it starts over, which costs a few reads again and keeps
+// memory bounded whatever URLs clients send. Safe for concurrent requests.
+type pageCache struct {
+	m    sync.Map // string → *pageRead (nil: not a page URL)
+	size atomic.Int64
+}
+
+const (
+	maxCachedPages = 4096
+	// Longer URLs are read each time: they are rare, and an entry holds
+	// its URL.
+	maxCachedURL = 1024
+)
+
+func (c *pageCache) get(raw string) (*pageRead, bool) {
+	v, ok := c.m.Load(raw)
+	if !ok {
+		return nil, false
+	}
+	return v.(*pageRead), true
+}
+
+func (c *pageCache) put(raw string, r *pageRead) {
+	if len(raw) > maxCachedURL {
 		return
 	}
-	s := origin(u) + u.EscapedPath()
+	if c.size.Add(1) > maxCachedPages {
+		c.m.Clear()
+		c.size.Store(1)
+	}
+	// The key is copied: raw may share the request body's memory.
+	c.m.Store(strings.Clone(raw), r)
+}
+
+// rewriteURL is a URL stored as GLAM's route and state: origin and path,
+// and only the query parameters its route maps (none off a route), no user
+// info, no fragment, at most max_url_length bytes. (What does not parse as
+// a URL is dropped, since nothing in it can be told safe.)
+func (p *pageRules) rewriteURL(u *pageURL, hit *route) string {
+	var b strings.Builder
+	b.WriteString(origin(u.URL))
+	b.WriteString(u.EscapedPath())
 	if hit != nil {
-		q := u.Query()
-		kept := url.Values{}
+		// As url.Values.Encode writes them: params is sorted.
+		sep := byte('?')
 		for _, param := range hit.params {
-			if value := q.Get(param); value != "" {
-				kept.Set(param, value)
+			if value := u.param(param); value != "" {
+				b.WriteByte(sep)
+				b.WriteString(url.QueryEscape(param))
+				b.WriteByte('=')
+				b.WriteString(url.QueryEscape(value))
+				sep = '&'
 			}
 		}
-		if len(kept) > 0 {
-			s += "?" + kept.Encode()
-		}
 	}
-	attrs.PutStr(key, truncate(s, p.maxURL))
+	return truncate(b.String(), p.maxURL)
 }
 
 // rewriteReferrer stores a referrer on the page's own site as rewriteURL
@@ -357,7 +468,7 @@ func (p *pageRules) rewriteURL(attrs pcommon.Map, key, raw string, hit *route) {
 // keeps only its origin: its path and query are another site's business (a
 // search engine's query, say). An empty referrer (a typed-in address) stays
 // empty.
-func (p *pageRules) rewriteReferrer(attrs pcommon.Map, key, raw string, page *url.URL) {
+func (p *pageRules) rewriteReferrer(attrs pcommon.Map, key, raw string, page *pageRead) {
 	if strings.TrimSpace(raw) == "" {
 		return
 	}
@@ -365,13 +476,12 @@ func (p *pageRules) rewriteReferrer(attrs pcommon.Map, key, raw string, page *ur
 	switch {
 	case u == nil:
 		attrs.Remove(key)
-	case page != nil && (u.Host == "" || u.Host == page.Host):
-		hit, _ := p.route(u)
-		p.rewriteURL(attrs, key, raw, hit)
+	case page != nil && (u.Host == "" || u.Host == page.host):
+		attrs.PutStr(key, p.rewriteURL(u, p.route(u)))
 	case u.Host == "":
 		attrs.Remove(key)
 	default:
-		attrs.PutStr(key, truncate(origin(u), p.maxURL))
+		attrs.PutStr(key, truncate(origin(u.URL), p.maxURL))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -238,25 +239,86 @@ func TestRouteTemplates(t *testing.T) {
 	r, err := compileRoute(RouteConfig{Path: "/:product(firefox|fog)/probe/:probe/:view", Event: "probe.view"})
 	require.NoError(t, err)
 	for path, want := range map[string]map[string]string{
-		"/firefox/probe/gc_ms/explore":  {"product": "firefox", "probe": "gc_ms", "view": "explore"},
-		"/fog/probe/gc_ms/table/":       {"product": "fog", "probe": "gc_ms", "view": "table"},
-		"/fog/probe/a%2Fb/table":        {"product": "fog", "probe": "a/b", "view": "table"},
-		"/fenix/probe/gc_ms/explore":    nil,
-		"/firefox/probes/gc_ms/explore": nil,
-		"/firefox/probe/gc_ms":          nil,
-		"/firefox/probe//explore":       nil,
-		"/firefox/probe/%zz/explore":    nil,
+		"/firefox/probe/gc_ms/explore":   {"product": "firefox", "probe": "gc_ms", "view": "explore"},
+		"/fog/probe/gc_ms/table/":        {"product": "fog", "probe": "gc_ms", "view": "table"},
+		"/fog/probe/a%2Fb/table":         {"product": "fog", "probe": "a/b", "view": "table"},
+		"/fenix/probe/gc_ms/explore":     nil,
+		"/firefox/probes/gc_ms/explore":  nil,
+		"/firefox/probe/gc_ms":           nil,
+		"/firefox/probe//explore":        nil,
+		"/firefox/probe/%zz/explore":     nil,
+		"/firefox/probe/gc_ms/explore/x": nil,
+		"//firefox/probe/gc_ms/explore":  {"product": "firefox", "probe": "gc_ms", "view": "explore"},
+		"":                               nil,
 	} {
-		got, ok := r.match(path)
+		var values [maxSegments]string
+		ok := r.match(path, &values)
 		assert.Equal(t, want != nil, ok, path)
 		if want != nil {
+			got := map[string]string{}
+			for i, seg := range r.segments {
+				if seg.name != "" {
+					got[seg.name] = values[i]
+				}
+			}
 			assert.Equal(t, want, got, path)
 		}
 	}
+	_, err = compileRoute(RouteConfig{Path: strings.Repeat("/a", maxSegments+1), Event: "probe.view"})
+	assert.ErrorContains(t, err, "at most 16")
 	root, err := compileRoute(RouteConfig{Path: "/", Event: "home.view"})
 	require.NoError(t, err)
-	_, ok := root.match("/")
-	assert.True(t, ok)
-	_, ok = root.match("/x")
-	assert.False(t, ok)
+	var values [maxSegments]string
+	assert.True(t, root.match("/", &values))
+	assert.False(t, root.match("/x", &values))
+}
+
+// A page URL is read once and remembered (pageCache): a page read from the
+// cache sets what a first read sets, and an event's own attributes still
+// win over it.
+func TestPageReadAgainFromTheCache(t *testing.T) {
+	h := glamHarness(t)
+	page := glamOrigin + "/fog/probe/gc_ms/table?app_id=release&ping_type=metrics"
+	first := postAutoEvent(t, h, 1, "page_load", map[string]string{"url": page})
+	again := postAutoEvent(t, h, 2, "page_load", map[string]string{"url": page})
+	own := postAutoEvent(t, h, 3, "page_load", map[string]string{"url": page, "channel": "beta"})
+	for _, got := range []map[string]any{first, again, own} {
+		assert.Equal(t, usage.EventProbeView, got[usage.AttrEventName])
+		assert.Equal(t, "fog", got[usage.AttrProduct])
+		assert.Equal(t, "gc_ms", got[usage.AttrProbeName])
+		assert.Equal(t, "metrics", got[usage.AttrPingType])
+		assert.Equal(t, "*", got[usage.AttrOS], "fog's default")
+		assert.Equal(t, page, got["url"], "both parameters are mapped, so both are kept")
+	}
+	assert.Equal(t, "release", first[usage.AttrChannel])
+	assert.Equal(t, "release", again[usage.AttrChannel])
+	assert.Equal(t, "beta", own[usage.AttrChannel], "the event's own channel wins over the cached page's")
+	assert.Equal(t, "release", postAutoEvent(t, h, 4, "page_load", map[string]string{"url": page})[usage.AttrChannel],
+		"an event's own attribute does not change the cached page")
+}
+
+func TestPageCacheIsBoundedAndOwnsItsKeys(t *testing.T) {
+	rules, err := compilePages(defaultPages(), defaultClicks())
+	require.NoError(t, err)
+	// A URL in a buffer that is written over afterwards, as a request
+	// body's memory may be: the cache must have copied it.
+	buf := []byte(glamOrigin + "/firefox/probe/gc_ms/explore")
+	raw := unsafe.String(&buf[0], len(buf))
+	require.NotNil(t, rules.read(raw))
+	copy(buf, strings.Repeat("x", len(buf)))
+	_, ok := rules.pages.get(glamOrigin + "/firefox/probe/gc_ms/explore")
+	assert.True(t, ok, "the entry is found under the URL it was read from")
+
+	for i := 0; i < 3*maxCachedPages; i++ {
+		rules.read(fmt.Sprintf("%s/firefox/probe/p%d/explore", glamOrigin, i))
+	}
+	n := 0
+	rules.pages.m.Range(func(any, any) bool { n++; return true })
+	assert.LessOrEqual(t, n, maxCachedPages)
+	assert.Positive(t, n)
+
+	long := glamOrigin + "/firefox/probe/" + strings.Repeat("p", maxCachedURL) + "/explore"
+	require.NotNil(t, rules.read(long))
+	_, ok = rules.pages.get(long)
+	assert.False(t, ok, "a URL longer than maxCachedURL is not kept")
 }
