@@ -347,14 +347,15 @@ func (p *pageRules) route(u *pageURL) *route {
 	return nil
 }
 
-// pageRead is what a page URL reads as: the URL as stored, its host (to
-// tell a referrer on the same site), the route it hits (nil for none) and
-// the dimensions that route carries.
+// pageRead is what a page URL (or a referrer) reads as: the URL as stored,
+// its host and origin (to tell a referrer on the same site, and what is kept
+// of one on another), the route it hits (nil for none) and the dimensions
+// that route carries.
 type pageRead struct {
-	url  string
-	host string
-	hit  *route
-	dims []dimension
+	url          string
+	host, origin string
+	hit          *route
+	dims         []dimension
 }
 
 type dimension struct{ attr, value string }
@@ -367,7 +368,7 @@ func (p *pageRules) read(raw string) *pageRead {
 	var r *pageRead
 	if u := parsePageURL(raw); u != nil {
 		hit := p.route(u)
-		r = &pageRead{url: p.rewriteURL(u, hit), host: u.Host, hit: hit}
+		r = &pageRead{url: p.rewriteURL(u, hit), host: u.Host, origin: origin(u.URL), hit: hit}
 		if hit != nil {
 			r.dims = dimensions(hit, u)
 		}
@@ -472,16 +473,15 @@ func (p *pageRules) rewriteReferrer(attrs pcommon.Map, key, raw string, page *pa
 	if strings.TrimSpace(raw) == "" {
 		return
 	}
-	u := parsePageURL(raw)
-	switch {
-	case u == nil:
+	switch r := p.read(raw); {
+	case r == nil:
 		attrs.Remove(key)
-	case page != nil && (u.Host == "" || u.Host == page.host):
-		attrs.PutStr(key, p.rewriteURL(u, p.route(u)))
-	case u.Host == "":
+	case page != nil && (r.host == "" || r.host == page.host):
+		attrs.PutStr(key, r.url)
+	case r.host == "":
 		attrs.Remove(key)
 	default:
-		attrs.PutStr(key, truncate(origin(u.URL), p.maxURL))
+		attrs.PutStr(key, truncate(r.origin, p.maxURL))
 	}
 }
 
