@@ -238,11 +238,18 @@ func builderOf(b Builder) Connect {
 // BigQuery builder cfg says); Shutdown runs at cleanup.
 func newService(t testing.TB, cfg Config, pool *pgxpool.Pool, builder Builder) *Service {
 	t.Helper()
+	return newServiceLogging(t, cfg, pool, builder, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+}
+
+// newServiceLogging is newService logging to logger, for a test that waits
+// on what the service logs.
+func newServiceLogging(t testing.TB, cfg Config, pool *pgxpool.Pool, builder Builder, logger *zap.Logger) *Service {
+	t.Helper()
 	connect := BigQuery(cfg.BigQuery)
 	if builder != nil {
 		connect = builderOf(builder)
 	}
-	s, err := New(cfg, pool, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), connect)
+	s, err := New(cfg, pool, logger, connect)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() {

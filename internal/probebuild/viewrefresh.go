@@ -122,7 +122,11 @@ func refreshLockName(schema, view string) string {
 func (s *Service) refreshView(ctx context.Context, jobID, schema, view string) {
 	for ctx.Err() == nil {
 		if led := s.refreshRound(ctx, jobID, schema, view); !led {
-			return // another session refreshes it, and will see our job
+			// Another session refreshes it, and will see our job; if that
+			// session dies, the sweep takes the job up.
+			s.logger.Debug("probe build: another session is refreshing GLAM's view; the job stays pending for it",
+				zap.String("view", schema+"."+view), zap.String("job", jobID))
+			return
 		}
 		more, err := s.q.refreshPending(ctx, schema, view)
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // GLAM's materialized views, with GLAM's own DDL (mozilla/glam,
@@ -395,7 +397,10 @@ func TestPendingRefreshesWithoutARefresherAreSwept(t *testing.T) {
 	createGLAMViews(t, pool)
 	cfg := testConfig("http://127.0.0.1:1")
 	cfg.Workers = 2
-	s := newService(t, cfg, pool, rowsBuilder{n: 3})
+	// The test must not let go of the lock before both workers have tried
+	// it: a worker tries only after its job's status committed.
+	core, logs := observer.New(zap.DebugLevel)
+	s := newServiceLogging(t, cfg, pool, rowsBuilder{n: 3}, zap.New(core))
 
 	// Hold the view's refresher lock, as a refresher that then dies.
 	tx, err := pool.Begin(ctx)
@@ -408,6 +413,9 @@ func TestPendingRefreshesWithoutARefresherAreSwept(t *testing.T) {
 	b := waitStatus(t, pool, enqueue(t, s, Request{Product: "firefox", Channel: "nightly", Probe: "b"}).ID, StatusSucceeded)
 	assert.Equal(t, RefreshPending, a.ViewRefresh.Status)
 	assert.Equal(t, RefreshPending, b.ViewRefresh.Status)
+	require.Eventually(t, func() bool {
+		return logs.FilterMessageSnippet("another session is refreshing GLAM's view").Len() >= 2
+	}, 10*time.Second, 10*time.Millisecond, "both workers left their jobs pending for the lock's holder")
 	require.NoError(t, tx.Rollback(ctx))
 
 	// Swept a lease (2 s here) after they finished.
