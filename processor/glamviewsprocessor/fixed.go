@@ -46,13 +46,13 @@ func (v *view) recordFixed(t, now int64, value float64, key []byte) outcome {
 	switch {
 	case s != nil:
 	case len(w.series) < v.limit:
-		s = &series{key: string(key)}
+		s = newSeries(string(key))
 		w.series[s.key] = s
 		v.live++
 	default:
 		out = overflowed
 		if w.overflow == nil {
-			w.overflow = &series{overflow: true}
+			w.overflow = newSeries("")
 			v.overflowLive++
 		}
 		s = w.overflow
@@ -76,7 +76,7 @@ func (v *view) takeFixed() []point {
 	for _, start := range slices.Sorted(maps.Keys(v.fixed.byStart)) {
 		w := v.fixed.byStart[start]
 		for _, s := range w.dirty {
-			points = append(points, point{delta: s.take(), start: start, end: start + v.size, key: s.key, overflow: s.overflow})
+			points = append(points, point{delta: s.take(), start: start, end: start + v.size, key: s.key, overflow: s == w.overflow})
 		}
 		clear(w.dirty)
 		w.dirty = w.dirty[:0]

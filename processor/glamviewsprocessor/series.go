@@ -1,6 +1,9 @@
 package glamviewsprocessor // import "github.com/mozilla/otelcol-glam/processor/glamviewsprocessor"
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // delta is what one series gained since it was last flushed. It is kept
 // small (a live series costs its delta, its key and its map entry): what
@@ -10,10 +13,8 @@ type delta struct {
 	// flush.
 	count int64
 	// sum is the sum of a sum or distribution view, and the value of a
-	// last_value view, from the measurement with the latest event time
-	// (lastTime).
-	sum      float64
-	lastTime int64
+	// last_value view, from the measurement with the latest event time.
+	sum float64
 	// dist is a distribution's min, max and bucket counts; nil for the
 	// other aggregations.
 	dist *distribution
@@ -27,20 +28,25 @@ type distribution struct {
 	buckets []uint64
 }
 
-// series is one tag set in one window.
+// series is one tag set in one window. It fills a 48-byte allocation
+// exactly: whether it is its window's overflow series is known from where
+// it is kept, not from a field.
 type series struct {
 	delta
 	// key is the encoded tag set (see tags.go).
 	key string
-	// sentTime is the event time of the last value a last_value series
-	// flushed: an older value arriving later must not overwrite it
-	// downstream, so it is ignored.
-	sentTime int64
-	sent     bool
-	// overflow marks the series that takes a window's measurements beyond
-	// max_series.
-	overflow bool
+	// lastTime is the event time of the value a last_value series holds:
+	// its pending value's while count > 0, and the last value flushed's
+	// after — an older value arriving later must not overwrite either,
+	// downstream or here, so it is ignored. noTime before any value.
+	lastTime int64
 }
+
+// noTime is the lastTime of a series that never held a value: every
+// measurement is newer.
+const noTime = math.MinInt64
+
+func newSeries(key string) *series { return &series{key: key, lastTime: noTime} }
 
 // aggregator folds measurements into a series the way a view says.
 type aggregator struct {
@@ -72,10 +78,7 @@ func (a *aggregator) add(s *series, value float64, t int64) (becameDirty bool) {
 		// bucket histograms define it.
 		d.buckets[sort.SearchFloat64s(a.bounds, value)]++
 	case AggregationLastValue:
-		if s.sent && t < s.sentTime {
-			return false
-		}
-		if s.count > 0 && t < s.lastTime {
+		if t < s.lastTime {
 			return false
 		}
 		s.sum, s.lastTime = value, t
@@ -85,12 +88,9 @@ func (a *aggregator) add(s *series, value float64, t int64) (becameDirty bool) {
 }
 
 // take moves the series' delta out, leaving the series with nothing to
-// flush.
+// flush (and lastTime as it was: the time of what was flushed).
 func (s *series) take() delta {
 	d := s.delta
-	if s.count > 0 {
-		s.sentTime, s.sent = d.lastTime, true
-	}
 	s.delta = delta{}
 	return d
 }

@@ -2,40 +2,94 @@ package glamviewsprocessor // import "github.com/mozilla/otelcol-glam/processor/
 
 // sessionWindow is one session of one session.id: from its first event to
 // its last, for as long as events follow each other within session_gap and
-// the whole lasts at most max_duration.
+// the whole lasts at most max_duration. With its first tag set's series it
+// fills a 112-byte allocation: what few windows need (an id that is no
+// UUID, more tag sets) sits behind rare.
 type sessionWindow struct {
-	// id is the session.id; empty for the overflow pseudo-session.
-	id         string
+	// uuid is the session.id when it is a UUID (sessionID); zero for the
+	// overflow pseudo-session and for ids kept in rare.
+	uuid       [16]byte
 	start, end int64
-	// emitted: a flush carried the window, so rows downstream are filed
-	// under its start, which therefore no longer moves.
-	emitted bool
 	// seen is when the window last took a measurement, by the clock
 	// lateness is judged by (a measurement's receive time, for the log):
 	// a window is kept session_gap + allowed_lateness after that too, so
 	// that a session sent late in several requests stays one window.
 	seen int64
-	// queued: the window is in sessionWindows.dirty.
-	queued bool
-	// one is the window's first tag set; most session views have only one.
-	one  *series
-	more map[string]*series
 	// older is the previous window of the same session.id.
 	older *sessionWindow
+	rare  *sessionRare
+	// one is the window's first tag set; most session views have only one.
+	one series
+	// emitted: a flush carried the window, so rows downstream are filed
+	// under its start, which therefore no longer moves.
+	emitted bool
+	// queued: the window is in sessionWindows.dirty.
+	queued bool
+}
+
+// sessionRare is what few session windows hold.
+type sessionRare struct {
+	// other is the session.id when it is no UUID.
+	other string
+	// more holds the tag sets after the first.
+	more map[string]*series
+}
+
+// newSessionWindow opens a window of session id over [start, end] with
+// key as its first tag set.
+func newSessionWindow(id sessionID, start, end int64, key string, older *sessionWindow) *sessionWindow {
+	w := &sessionWindow{uuid: id.uuid, start: start, end: end, older: older}
+	w.one = series{key: key, lastTime: noTime}
+	if id.other != nil {
+		w.rare = &sessionRare{other: *id.other}
+	}
+	return w
+}
+
+// id is the window's session.id.
+func (w *sessionWindow) id() sessionID {
+	if w.rare != nil && w.rare.other != "" {
+		return sessionID{other: &w.rare.other}
+	}
+	return sessionID{uuid: w.uuid}
 }
 
 // sessionWindows are a session view's live windows.
 type sessionWindows struct {
-	// byID holds the newest window of each session.id.
-	byID map[string]*sessionWindow
+	// byUUID and byOther hold the newest window of each session.id, by
+	// the form it is kept in (sessionID).
+	byUUID  map[[16]byte]*sessionWindow
+	byOther map[string]*sessionWindow
 	// overflow holds the overflow pseudo-session's windows, newest first.
 	overflow *sessionWindow
 	// dirty lists the windows with something to flush.
 	dirty []*sessionWindow
 }
 
+func newSessionWindows() sessionWindows {
+	return sessionWindows{byUUID: map[[16]byte]*sessionWindow{}, byOther: map[string]*sessionWindow{}}
+}
+
+// newest is the newest window of session id, nil when it has none.
+func (ws *sessionWindows) newest(id sessionID) *sessionWindow {
+	if id.other != nil {
+		return ws.byOther[*id.other]
+	}
+	return ws.byUUID[id.uuid]
+}
+
+// setNewest makes w the newest window of its session.id.
+func (ws *sessionWindows) setNewest(w *sessionWindow) {
+	if id := w.id(); id.other != nil {
+		ws.byOther[*id.other] = w
+	} else {
+		ws.byUUID[id.uuid] = w
+	}
+}
+
 func (v *view) recordSession(t, now int64, value float64, sid string, key []byte) outcome {
-	w := v.findSession(v.sessions.byID[sid], t)
+	id := parseSessionID(sid)
+	w := v.findSession(v.sessions.newest(id), t)
 	var s *series
 	if w != nil {
 		s = w.get(key)
@@ -55,11 +109,13 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 			return overflowed
 		}
 		if w == nil {
-			w = &sessionWindow{id: sid, start: t, end: t, older: v.sessions.byID[sid]}
-			v.sessions.byID[sid] = w
+			w = newSessionWindow(id, t, t, string(key), v.sessions.newest(id))
+			v.sessions.setNewest(w)
+			s = &w.one
+		} else {
+			s = newSeries(string(key))
+			w.putMore(s)
 		}
-		s = &series{key: string(key)}
-		w.put(s)
 		v.live++
 	}
 	v.addSession(w, s, value, t)
@@ -73,7 +129,8 @@ func (v *view) recordSession(t, now int64, value float64, sid string, key []byte
 // instead of opening another. Beyond max_series it is not restored.
 func (v *view) loadSession(sid string, start, end, now int64, key []byte) {
 	var w *sessionWindow
-	for x := v.sessions.byID[sid]; x != nil; x = x.older {
+	id := parseSessionID(sid)
+	for x := v.sessions.newest(id); x != nil; x = x.older {
 		if x.start == start {
 			w = x
 			break
@@ -83,18 +140,20 @@ func (v *view) loadSession(sid string, start, end, now int64, key []byte) {
 		if v.live >= v.limit {
 			return
 		}
-		w = &sessionWindow{id: sid, start: start, end: end, emitted: true, older: v.sessions.byID[sid]}
-		v.sessions.byID[sid] = w
+		w = newSessionWindow(id, start, end, string(key), v.sessions.newest(id))
+		w.emitted = true
+		v.sessions.setNewest(w)
+		v.live++
 	}
 	w.end = max(w.end, end)
 	// Restored now: kept session_gap + allowed_lateness from here, so the
 	// rest of a session sent late still finds it.
 	w.seen = max(w.seen, now)
 	if w.get(key) == nil {
-		if w.one != nil && v.live >= v.limit {
+		if v.live >= v.limit {
 			return
 		}
-		w.put(&series{key: string(key)})
+		w.putMore(newSeries(string(key)))
 		v.live++
 	}
 }
@@ -105,11 +164,11 @@ func (v *view) loadSession(sid string, start, end, now int64, key []byte) {
 func (v *view) recordOverflowSession(t int64, value float64) {
 	w := v.findSession(v.sessions.overflow, t)
 	if w == nil {
-		w = &sessionWindow{start: t, end: t, one: &series{overflow: true}, older: v.sessions.overflow}
+		w = newSessionWindow(sessionID{}, t, t, "", v.sessions.overflow)
 		v.sessions.overflow = w
 		v.overflowLive++
 	}
-	v.addSession(w, w.one, value, t)
+	v.addSession(w, &w.one, value, t)
 }
 
 func (v *view) addSession(w *sessionWindow, s *series, value float64, t int64) {
@@ -139,9 +198,11 @@ func (v *view) findSession(w *sessionWindow, t int64) *sessionWindow {
 func (v *view) takeSessions() []point {
 	var points []point
 	for _, w := range v.sessions.dirty {
+		id := w.id()
+		sid := id.String()
 		w.each(func(s *series) {
 			if s.count > 0 {
-				points = append(points, point{delta: s.take(), start: w.start, end: w.end, key: s.key, session: w.id, overflow: s.overflow})
+				points = append(points, point{delta: s.take(), start: w.start, end: w.end, key: s.key, session: sid, overflow: id.isOverflow()})
 			}
 		})
 		w.queued, w.emitted = false, true
@@ -157,15 +218,20 @@ func (v *view) takeSessions() []point {
 // — unless the window itself took measurements that recently (a session
 // sent late), which keeps it for the rest of that session.
 func (v *view) evictSessions(now int64) {
-	for id, head := range v.sessions.byID {
+	evictEach(v, v.sessions.byUUID, now)
+	evictEach(v, v.sessions.byOther, now)
+	v.sessions.overflow = v.evictChain(v.sessions.overflow, now)
+}
+
+func evictEach[K comparable](v *view, byID map[K]*sessionWindow, now int64) {
+	for id, head := range byID {
 		switch kept := v.evictChain(head, now); {
 		case kept == nil:
-			delete(v.sessions.byID, id)
+			delete(byID, id)
 		case kept != head:
-			v.sessions.byID[id] = kept
+			byID[id] = kept
 		}
 	}
-	v.sessions.overflow = v.evictChain(v.sessions.overflow, now)
 }
 
 func (v *view) evictChain(head *sessionWindow, now int64) *sessionWindow {
@@ -177,7 +243,7 @@ func (v *view) evictChain(head *sessionWindow, now int64) *sessionWindow {
 			continue
 		}
 		*link = w.older
-		if w.id == "" {
+		if w.id().isOverflow() {
 			v.overflowLive--
 		} else {
 			v.live -= w.len()
@@ -187,28 +253,38 @@ func (v *view) evictChain(head *sessionWindow, now int64) *sessionWindow {
 }
 
 func (w *sessionWindow) get(key []byte) *series {
-	if w.one != nil && w.one.key == string(key) {
-		return w.one
+	if w.one.key == string(key) {
+		return &w.one
 	}
-	return w.more[string(key)]
+	if w.rare == nil {
+		return nil
+	}
+	return w.rare.more[string(key)]
 }
 
-func (w *sessionWindow) put(s *series) {
-	if w.one == nil {
-		w.one = s
-		return
+// putMore adds a tag set after the first.
+func (w *sessionWindow) putMore(s *series) {
+	if w.rare == nil {
+		w.rare = &sessionRare{}
 	}
-	if w.more == nil {
-		w.more = map[string]*series{}
+	if w.rare.more == nil {
+		w.rare.more = map[string]*series{}
 	}
-	w.more[s.key] = s
+	w.rare.more[s.key] = s
 }
 
-func (w *sessionWindow) len() int { return 1 + len(w.more) }
+func (w *sessionWindow) len() int {
+	if w.rare == nil {
+		return 1
+	}
+	return 1 + len(w.rare.more)
+}
 
 func (w *sessionWindow) each(f func(*series)) {
-	f(w.one)
-	for _, s := range w.more {
-		f(s)
+	f(&w.one)
+	if w.rare != nil {
+		for _, s := range w.rare.more {
+			f(s)
+		}
 	}
 }

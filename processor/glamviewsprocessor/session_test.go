@@ -1,6 +1,7 @@
 package glamviewsprocessor
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -28,23 +29,29 @@ func session(id string, tags ...string) map[string]any {
 }
 
 func TestSessionWindowsSplitOnGap(t *testing.T) {
-	h := newHarness(t, testConfig(sessionView("sessions", usage.MeasureEvents, AggregationCount)))
-	h.consumeLive(
-		m{usage.MeasureEvents, t0, 1, session("a")},
-		m{usage.MeasureEvents, t0.Add(10 * time.Minute), 1, session("a")},
-		// 25 minutes after the previous event: the same session.
-		m{usage.MeasureEvents, t0.Add(35 * time.Minute), 1, session("a")},
-		// 35 minutes of silence: a new session, though the id is the same.
-		m{usage.MeasureEvents, t0.Add(70 * time.Minute), 1, session("a")},
-		m{usage.MeasureEvents, t0.Add(5 * time.Minute), 1, session("b")},
-	)
-	h.flushAt(t0.Add(71 * time.Minute))
+	// Ids as Glean.js makes them (UUIDs, kept in 16 bytes) and any other
+	// (kept as strings); a UUID in capitals is another session.
+	uuidA := "8f3c2a1e-5b7d-4e9f-a0c1-00000000000a"
+	for _, ids := range [][2]string{{"a", "b"}, {uuidA, "8f3c2a1e-5b7d-4e9f-a0c1-00000000000b"}, {uuidA, strings.ToUpper(uuidA)}} {
+		a, b := ids[0], ids[1]
+		h := newHarness(t, testConfig(sessionView("sessions", usage.MeasureEvents, AggregationCount)))
+		h.consumeLive(
+			m{usage.MeasureEvents, t0, 1, session(a)},
+			m{usage.MeasureEvents, t0.Add(10 * time.Minute), 1, session(a)},
+			// 25 minutes after the previous event: the same session.
+			m{usage.MeasureEvents, t0.Add(35 * time.Minute), 1, session(a)},
+			// 35 minutes of silence: a new session, though the id is the same.
+			m{usage.MeasureEvents, t0.Add(70 * time.Minute), 1, session(a)},
+			m{usage.MeasureEvents, t0.Add(5 * time.Minute), 1, session(b)},
+		)
+		h.flushAt(t0.Add(71 * time.Minute))
 
-	assert.Equal(t, []out{
-		{view: "sessions", start: t0, end: t0.Add(35 * time.Minute), tags: map[string]string{usage.AttrSessionID: "a"}, count: 3},
-		{view: "sessions", start: t0.Add(5 * time.Minute), end: t0.Add(5 * time.Minute), tags: map[string]string{usage.AttrSessionID: "b"}, count: 1},
-		{view: "sessions", start: t0.Add(70 * time.Minute), end: t0.Add(70 * time.Minute), tags: map[string]string{usage.AttrSessionID: "a"}, count: 1},
-	}, withoutBatch(h.points()))
+		assert.Equal(t, []out{
+			{view: "sessions", start: t0, end: t0.Add(35 * time.Minute), tags: map[string]string{usage.AttrSessionID: a}, count: 3},
+			{view: "sessions", start: t0.Add(5 * time.Minute), end: t0.Add(5 * time.Minute), tags: map[string]string{usage.AttrSessionID: b}, count: 1},
+			{view: "sessions", start: t0.Add(70 * time.Minute), end: t0.Add(70 * time.Minute), tags: map[string]string{usage.AttrSessionID: a}, count: 1},
+		}, withoutBatch(h.points()), "session ids %q, %q", a, b)
+	}
 }
 
 func TestSessionWindowsSplitOnMaxDuration(t *testing.T) {

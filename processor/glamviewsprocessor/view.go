@@ -61,7 +61,7 @@ func newView(cfg ViewConfig, lateness int64) *view {
 	}
 	if cfg.Window.IsSession() {
 		v.gap, v.maxDur = int64(cfg.Window.SessionGap), int64(cfg.Window.EffectiveMaxDuration())
-		v.sessions.byID = map[string]*sessionWindow{}
+		v.sessions = newSessionWindows()
 	} else {
 		v.fixed.byStart = map[int64]*fixedWindow{}
 	}
@@ -73,7 +73,7 @@ func (v *view) isSession() bool { return v.size == 0 }
 // reset forgets every window (the views start again from the log).
 func (v *view) reset() {
 	v.fixed = fixedWindows{byStart: map[int64]*fixedWindow{}}
-	v.sessions = sessionWindows{byID: map[string]*sessionWindow{}}
+	v.sessions = newSessionWindows()
 	v.live, v.overflowLive, v.changed = 0, 0, 0
 }
 
