@@ -2,6 +2,7 @@ package glamreceiver
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -242,4 +243,36 @@ func FuzzJSONSpans(f *testing.F) {
 			assertSameAsPdata(t, body, d)
 		}
 	})
+}
+
+// Every byte that ends or refuses a plain string, at every offset of
+// strings up to 26 bytes long. The expected reading is encoding/json's: a string is taken
+// when json decodes it to exactly its bytes (no escape, no control
+// character, valid UTF-8).
+func TestJSONStringAtEveryOffset(t *testing.T) {
+	for _, c := range []string{`"`, `\`, "\x00", "\x1f", " ", "\x7f", "é", "\xff", "\xe2\x82"} {
+		for n := 0; n <= 25; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + c + strings.Repeat("b", n-at)
+				d := &jsonSpans{src: `"` + s + `",`}
+				got, ok := d.str()
+
+				end := strings.IndexByte(s, '"')
+				if end < 0 {
+					end = len(s)
+				}
+				var want string
+				wantOK := json.Unmarshal([]byte(`"`+s[:end]+`"`), &want) == nil && want == s[:end]
+				require.Equal(t, wantOK, ok, "%q", s)
+				if ok {
+					assert.Equal(t, s[:end], got, "%q", s)
+					assert.Equal(t, end+2, d.pos, "%q: past the closing quote", s)
+				}
+			}
+		}
+	}
+	for _, s := range []string{`"`, `"abc`, `"abcdefghijklmnop`, `"abcdefgh`} {
+		_, ok := (&jsonSpans{src: s}).str()
+		assert.False(t, ok, "%q has no closing quote", s)
+	}
 }
