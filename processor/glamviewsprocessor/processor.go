@@ -83,7 +83,12 @@ type viewsProcessor struct {
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
-	started bool
+	// cancelLoop cancels the flush loop's send in progress at shutdown:
+	// with the exporter retrying a batch (PostgreSQL down or too slow), the
+	// loop would otherwise hold shutdown as long as the retries go on, past
+	// finalFlush's bound. The batch stays pending for finalFlush.
+	cancelLoop context.CancelFunc
+	started    bool
 }
 
 // viewSet is the views one log consumer feeds, with where that consumer
@@ -169,6 +174,8 @@ func (p *viewsProcessor) start(_ context.Context, host component.Host) error {
 		c.AddConfigViews(p.cfg.Views)
 	}
 	tick, stopTicker := p.clock.NewTicker(p.cfg.FlushInterval)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancelLoop = cancel
 	p.started = true
 	p.stopped.Add(1)
 	go func() {
@@ -179,14 +186,14 @@ func (p *viewsProcessor) start(_ context.Context, host component.Host) error {
 			case <-p.stop:
 				return
 			case <-tick:
-				err := p.flush(context.Background())
+				err := p.flush(ctx)
 				p.earlyRefused.Store(err != nil)
-				if err != nil {
+				if err != nil && ctx.Err() == nil {
 					p.logger.Warn("Next consumer refused a views batch; it is kept and sent again at the next flush",
 						zap.Error(err))
 				}
 			case <-p.flushNow:
-				if err := p.flush(context.Background()); err != nil {
+				if err := p.flush(ctx); err != nil && ctx.Err() == nil {
 					p.earlyRefused.Store(true)
 					p.logger.Warn("Next consumer refused a views batch flushed at flush_size; it is kept and sent again at the next flush_interval",
 						zap.Error(err))
@@ -202,6 +209,7 @@ func (p *viewsProcessor) start(_ context.Context, host component.Host) error {
 func (p *viewsProcessor) shutdown(ctx context.Context) error {
 	if p.started {
 		close(p.stop)
+		p.cancelLoop()
 		p.stopped.Wait()
 		p.started = false
 	}
