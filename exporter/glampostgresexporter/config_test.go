@@ -36,6 +36,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.CreateSchema)
 	assert.Equal(t, RawEventsConfig{Retention: 2160 * time.Hour, PartitionsAhead: 3}, cfg.RawEvents)
 	assert.Equal(t, 168*time.Hour, cfg.ViewRows.BatchRetention)
+	assert.Equal(t, time.Minute, cfg.ViewRows.Timeout)
 	assert.Equal(t, exporterhelper.NewDefaultTimeoutConfig(), cfg.TimeoutConfig)
 	require.True(t, cfg.QueueConfig.HasValue())
 	q := cfg.QueueConfig.Get()
@@ -59,6 +60,7 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.False(t, cfg.CreateSchema)
 	assert.Equal(t, RawEventsConfig{Retention: 720 * time.Hour, PartitionsAhead: 7}, cfg.RawEvents)
 	assert.Equal(t, 48*time.Hour, cfg.ViewRows.BatchRetention)
+	assert.Equal(t, 2*time.Minute, cfg.ViewRows.Timeout)
 	assert.Equal(t, 10*time.Second, cfg.TimeoutConfig.Timeout)
 	assert.Equal(t, time.Second, cfg.BackOffConfig.InitialInterval)
 	assert.Equal(t, time.Duration(0), cfg.BackOffConfig.MaxElapsedTime)
@@ -90,6 +92,7 @@ func TestConfigValidationErrors(t *testing.T) {
 			"raw_events.retention must be 0 (keep forever) or a whole number of days (a multiple of 24h), got 36h0m0s",
 			"raw_events.partitions_ahead must be between 0 and 366, got -1",
 			"view_rows.batch_retention must be at least 1h, got 1m0s",
+			"view_rows.timeout must be positive, got 0s",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

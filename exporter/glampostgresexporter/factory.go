@@ -41,6 +41,7 @@ func createDefaultConfig() component.Config {
 		},
 		ViewRows: ViewRowsConfig{
 			BatchRetention: 7 * day,
+			Timeout:        defaultViewRowsTimeout,
 		},
 	}
 }
@@ -67,7 +68,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	opts := append(helperOptions(c, s), exporterhelper.WithQueue(c.QueueConfig))
+	opts := append(helperOptions(c, s, c.TimeoutConfig), exporterhelper.WithQueue(c.QueueConfig))
 	return exporterhelper.NewLogs(ctx, set, cfg, s.pushLogs, opts...)
 }
 
@@ -85,15 +86,20 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	// their fate is known (and could merge or split them across log
 	// ranges). No WithQueue at all: given an empty one, exporterhelper
 	// would advise enabling sending_queue in every failure it logs.
-	return exporterhelper.NewMetrics(ctx, set, cfg, s.pushMetrics, helperOptions(c, s)...)
+	return exporterhelper.NewMetrics(ctx, set, cfg, s.pushMetrics,
+		helperOptions(c, s, exporterhelper.TimeoutConfig{Timeout: c.ViewRows.Timeout})...)
 }
 
-// helperOptions are the options both signals share: timeout, retry
-// (permanent errors, a log position conflict among them, are not retried)
-// and the store's start and shutdown.
-func helperOptions(cfg *Config, s *storeRef) []exporterhelper.Option {
+// defaultViewRowsTimeout is view_rows.timeout's default: a flush merges
+// once a flush_interval, so a long merge costs latency, not throughput.
+const defaultViewRowsTimeout = time.Minute
+
+// helperOptions are the options both signals share: the signal's timeout,
+// retry (permanent errors, a log position conflict among them, are not
+// retried) and the store's start and shutdown.
+func helperOptions(cfg *Config, s *storeRef, timeout exporterhelper.TimeoutConfig) []exporterhelper.Option {
 	return []exporterhelper.Option{
-		exporterhelper.WithTimeout(cfg.TimeoutConfig),
+		exporterhelper.WithTimeout(timeout),
 		exporterhelper.WithRetry(cfg.BackOffConfig),
 		exporterhelper.WithStart(s.handle.Start),
 		exporterhelper.WithShutdown(s.handle.Shutdown),

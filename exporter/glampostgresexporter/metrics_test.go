@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/mozilla/otelcol-glam/internal/pgschema"
 	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
@@ -246,4 +247,37 @@ func TestMergeOfMoreSessionKeysThanTheLockTableHolds(t *testing.T) {
 		assert.Equal(t, probes, count(t, db, `SELECT count(DISTINCT probe_name)::int FROM glam_usage_probe_session_days
 			WHERE view = $1 AND days = $2`, usage.ViewProbeSessionsDaily, days), "days = %d", days)
 	}
+}
+
+// A views batch is sent again unchanged until it merges, so its merge has
+// a limit of its own (view_rows.timeout), not the raw events' timeout: a
+// merge slower than timeout still succeeds, where raw events time out.
+func TestViewMergesHaveTheirOwnTimeout(t *testing.T) {
+	dsn, db := newDB(t)
+	cfg := directConfig(dsn)
+	cfg.TimeoutConfig.Timeout = 300 * time.Millisecond
+	cfg.ViewRows.Timeout = 30 * time.Second
+	e := startExporter(t, cfg, nil)
+	ctx := context.Background()
+	// hold locks table for a second, as a slow merge or a busy database
+	// would hold the export up.
+	hold := func(table string) {
+		tx, err := db.Begin(ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, "LOCK TABLE "+table+" IN EXCLUSIVE MODE")
+		require.NoError(t, err)
+		time.AfterFunc(time.Second, func() { _ = tx.Rollback(ctx) })
+	}
+
+	hold(pgschema.ViewRowsTable)
+	require.NoError(t, e.metrics.ConsumeMetrics(ctx, newViewMetrics("flush-1").count("probe_views_hourly", hour0, hour1, fogGC, 3).md),
+		"a merge held up 1 s is within view_rows.timeout")
+	assert.Equal(t, []viewRow{{View: "probe_views_hourly", Start: hour0, End: hour1, Tags: tagsGC, Type: "sum", Count: 3, Sum: 3}}, viewRows(t, db))
+
+	hold(pgschema.EventsTable)
+	ld, records := newLogs()
+	probeView(records, "e1", "s1", "gc_ms", hour0)
+	err := e.logs.ConsumeLogs(ctx, ld)
+	require.Error(t, err, "raw events held up 1 s are beyond timeout")
+	assert.ErrorContains(t, err, "deadline exceeded")
 }
