@@ -46,7 +46,13 @@ type series struct {
 // measurement is newer.
 const noTime = math.MinInt64
 
-func newSeries(key string) *series { return &series{key: key, lastTime: noTime} }
+// seriesOf is a new series of tag set key, holding nothing.
+func seriesOf(key string) series { return series{key: key, lastTime: noTime} }
+
+func newSeries(key string) *series {
+	s := seriesOf(key)
+	return &s
+}
 
 // aggregator folds measurements into a series the way a view says.
 type aggregator struct {

@@ -38,8 +38,7 @@ type sessionRare struct {
 // newSessionWindow opens a window of session id over [start, end] with
 // key as its first tag set.
 func newSessionWindow(id sessionID, start, end int64, key string, older *sessionWindow) *sessionWindow {
-	w := &sessionWindow{uuid: id.uuid, start: start, end: end, older: older}
-	w.one = series{key: key, lastTime: noTime}
+	w := &sessionWindow{uuid: id.uuid, start: start, end: end, older: older, one: seriesOf(key)}
 	if id.other != nil {
 		w.rare = &sessionRare{other: *id.other}
 	}
