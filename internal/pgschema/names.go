@@ -17,6 +17,10 @@ const (
 	// session so that distinct sessions over a range of days are sums
 	// (migration 0010).
 	ProbeSessionDaysTable = "glam_usage_probe_session_days"
+	// ViewSessionsTable rolls up the view rows that name a session: per
+	// view and session, its windows' first and last start, last end,
+	// count, and distinct probes (migration 0013).
+	ViewSessionsTable = "glam_usage_view_sessions"
 	// AppliedBatchesTable records which data point of which flush has been
 	// merged into ViewRowsTable.
 	AppliedBatchesTable = "glam_usage_applied_batches"

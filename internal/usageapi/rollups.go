@@ -6,11 +6,13 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/pgschema"
 )
 
-// The rollups of probe view rows (migration 0010), kept by triggers in the
-// transactions that merge the view rows, so they always equal the rows.
+// The rollups of view rows (probes: migration 0010; sessions: 0013), kept
+// by triggers in the transactions that merge the view rows, so they always
+// equal the rows.
 const (
 	probeDaysTable        = pgschema.ProbeDaysTable
 	probeSessionDaysTable = pgschema.ProbeSessionDaysTable
+	viewSessionsTable     = pgschema.ViewSessionsTable
 )
 
 // weeks splits a range of whole UTC days into the whole ISO weeks inside

@@ -54,31 +54,48 @@ const sessionStatsSQL = `count(*), coalesce(sum(events), 0)::bigint,
 		coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY probes), 0)::float8,
 		coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY probes), 0)::float8`
 
-// perSessionFromViewsSQL is per: one row per session that started in the
-// range $3 to $4 (sid, started, events, duration, probes), its events and
-// duration from the session view $1, the distinct probes it looked at from
-// the session view of probes $2: index-only scans, of the session rows'
-// index by start (it carries session, count and end) and of the primary
-// key (it carries the tag columns).
-const perSessionFromViewsSQL = `WITH sess AS (
-		SELECT session_id AS sid, min(window_start) AS started, sum(count) AS events,
-			extract(epoch FROM max(window_end) - min(window_start)) AS duration
-		FROM ` + rowsTable + `
-		WHERE view = $1 AND window_start >= $3 AND window_start < $4 AND session_id IS NOT NULL
+// perSessionFromViewsSQL is per: one row per session with a window of the
+// session view $1 starting in the range $3 to $4 (sid, started, events,
+// duration, probes), over the windows starting in the range: its events
+// and duration from the session view, the distinct probes it looked at
+// from the session view of probes $2. A session whose windows, and whose
+// probes' windows, all start in the range is its rows of the per-session
+// rollup (migration 0013); one the range cuts — a window before or after
+// it — is grouped from its view rows, as were all before the rollup
+// (perSessionFromViewRowsSQL, kept in the tests as what this must equal).
+const perSessionFromViewsSQL = `WITH cut AS MATERIALIZED (
+		-- The range's start or end falls between the first and last start
+		-- of the session's windows, or of its probes' windows.
+		SELECT DISTINCT session_id FROM ` + viewSessionsTable + `
+		WHERE view IN ($1, $2) AND first_start < last_start
+		  AND (tstzrange(first_start, last_start, '[]') @> $3::timestamptz OR tstzrange(first_start, last_start, '[]') @> $4::timestamptz)
+	), whole AS (
+		SELECT s.session_id AS sid, s.first_start AS started, s.count AS events,
+			extract(epoch FROM s.last_end - s.first_start) AS duration, coalesce(p.probes, 0) AS probes
+		FROM ` + viewSessionsTable + ` s
+		LEFT JOIN ` + viewSessionsTable + ` p
+		  ON p.view = $2 AND p.session_id = s.session_id AND p.first_start >= $3 AND p.first_start < $4
+		WHERE s.view = $1 AND s.first_start >= $3 AND s.first_start < $4
+		  AND s.session_id NOT IN (SELECT session_id FROM cut)
+	), cut_sess AS (
+		SELECT r.session_id AS sid, min(r.window_start) AS started, sum(r.count) AS events,
+			extract(epoch FROM max(r.window_end) - min(r.window_start)) AS duration
+		FROM ` + rowsTable + ` r
+		WHERE r.view = $1 AND r.session_id = ANY (ARRAY(SELECT session_id FROM cut)) AND r.window_start >= $3 AND r.window_start < $4
 		GROUP BY 1
-	), probes AS (
-		-- DISTINCT then count: a hash of the pairs instead of a sort of
-		-- every row by session that count(DISTINCT) would make.
+	), cut_probes AS (
 		SELECT sid, count(*) AS probes
 		FROM (
-			SELECT DISTINCT session_id AS sid, coalesce(product, ''), probe_name
-			FROM ` + rowsTable + `
-			WHERE view = $2 AND window_start >= $3 AND window_start < $4 AND session_id IS NOT NULL
+			SELECT DISTINCT r.session_id AS sid, coalesce(r.product, ''), r.probe_name
+			FROM ` + rowsTable + ` r
+			WHERE r.view = $2 AND r.session_id = ANY (ARRAY(SELECT session_id FROM cut)) AND r.window_start >= $3 AND r.window_start < $4 AND r.probe_name IS NOT NULL
 		) p
 		GROUP BY 1
 	), per AS (
-		SELECT sess.sid, sess.started, sess.events, sess.duration, coalesce(probes.probes, 0) AS probes
-		FROM sess LEFT JOIN probes USING (sid)
+		SELECT * FROM whole
+		UNION ALL
+		SELECT s.sid, s.started, s.events, s.duration, coalesce(p.probes, 0)
+		FROM cut_sess s LEFT JOIN cut_probes p USING (sid)
 	)`
 
 // perSessionFromRawSQL is per from the raw events of the range $1 to $2,

@@ -37,18 +37,23 @@ type SessionsDaily struct {
 // dailySQL groups per (perSessionFromViewsSQL or perSessionFromRawSQL) by
 // the UTC day each session started and, over the range, by histogram
 // bucket; one scan of per gives both, so the days and the histograms always
-// count the same sessions. $durations and $probes are the bucket bounds;
-// a bucket is the number of bounds below the value.
+// count the same sessions. $durations and $probes are the bucket bounds
+// (ascending); a bucket is the number of bounds below the value: those at
+// or below it (width_bucket) less one if it is on a bound. A histogram row
+// only counts its sessions: the percentiles, a sort each, are the days'.
 func dailySQL(durations, probes int) string {
+	const noStats = `0::bigint, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8`
 	return fmt.Sprintf(`, bucketed AS (
 		SELECT per.*, date_trunc('day', started, 'UTC') AS day,
-			(SELECT count(*) FROM unnest($%d::float8[]) AS b(le) WHERE le < per.duration) AS duration_bucket,
-			(SELECT count(*) FROM unnest($%d::float8[]) AS b(le) WHERE le < per.probes) AS probes_bucket
+			width_bucket(per.duration::float8, $%[1]d::float8[]) - (per.duration::float8 = ANY ($%[1]d::float8[]))::int AS duration_bucket,
+			width_bucket(per.probes::float8, $%[2]d::float8[]) - (per.probes::float8 = ANY ($%[2]d::float8[]))::int AS probes_bucket
 		FROM per
 	)
-	SELECT day, duration_bucket, probes_bucket, `+sessionStatsSQL+`
-	FROM bucketed
-	GROUP BY GROUPING SETS ((day), (duration_bucket), (probes_bucket))`, durations, probes)
+	SELECT day, NULL::int, NULL::int, `+sessionStatsSQL+` FROM bucketed GROUP BY 1
+	UNION ALL
+	SELECT NULL, duration_bucket, NULL, count(*), `+noStats+` FROM bucketed GROUP BY 2
+	UNION ALL
+	SELECT NULL, NULL, probes_bucket, count(*), `+noStats+` FROM bucketed GROUP BY 3`, durations, probes)
 }
 
 // SessionsDaily answers from the session views, as SessionSummary does,

@@ -71,7 +71,7 @@ func (d Dataset) Open(ctx context.Context, adminDSN string, configure func(*pgxp
 		if err := pgschema.Migrate(ctx, db); err != nil {
 			return db, false, err
 		}
-		return db, false, vacuum(ctx, db, pgschema.ProbeDaysTable, pgschema.ProbeSessionDaysTable)
+		return db, false, vacuum(ctx, db, pgschema.ProbeDaysTable, pgschema.ProbeSessionDaysTable, pgschema.ViewSessionsTable)
 	}
 	db.Close()
 	// Whatever is there is another data set or half of one: start afresh.
@@ -119,7 +119,7 @@ func (d Dataset) build(ctx context.Context, db *pgxpool.Pool, views Views, probe
 	if err := pgschema.Migrate(ctx, db); err != nil {
 		return err
 	}
-	if err := vacuum(ctx, db, pgschema.ProbeDaysTable, pgschema.ProbeSessionDaysTable); err != nil {
+	if err := vacuum(ctx, db, pgschema.ProbeDaysTable, pgschema.ProbeSessionDaysTable, pgschema.ViewSessionsTable); err != nil {
 		return err
 	}
 	_, err := db.Exec(ctx, `CREATE TABLE `+datasetTable+` AS
