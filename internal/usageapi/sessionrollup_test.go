@@ -128,9 +128,10 @@ func TestSessionRollupMatchesViewRows(t *testing.T) {
 	// A generated session to cut: its window and its probes' windows.
 	var sess string
 	var start, end time.Time
-	require.NoError(t, s.db.QueryRow(ctx, `SELECT session_id, window_start, window_end FROM `+rowsTable+`
+	var events int64
+	require.NoError(t, s.db.QueryRow(ctx, `SELECT session_id, window_start, window_end, count FROM `+rowsTable+`
 		WHERE view = $1 AND window_start >= $2 ORDER BY window_start LIMIT 1`, v.Sessions, generatedEnd.AddDate(0, 0, -5)).
-		Scan(&sess, &start, &end))
+		Scan(&sess, &start, &end, &events))
 	var product, probe string
 	require.NoError(t, s.db.QueryRow(ctx, `SELECT product, probe_name FROM `+rowsTable+`
 		WHERE view = $1 AND session_id = $2 ORDER BY window_start LIMIT 1`, v.SessionProbes, sess).Scan(&product, &probe))
@@ -146,6 +147,12 @@ func TestSessionRollupMatchesViewRows(t *testing.T) {
 		{view: v.Sessions, session: sess, start: start, end: end.Add(time.Minute), count: 1},
 		{view: v.SessionProbes, session: sess, product: product, probe: probe, start: start.Add(-10 * time.Minute), end: start.Add(-10 * time.Minute), count: 1},
 	})
+	// The first merge updated the session's row rather than making another.
+	var rows int
+	var merged int64
+	require.NoError(t, s.db.QueryRow(ctx, `SELECT count(*), sum(count) FROM `+rowsTable+`
+		WHERE view = $1 AND session_id = $2 AND window_start = $3`, v.Sessions, sess, start).Scan(&rows, &merged))
+	require.Equal(t, []int64{1, events + 1}, []int64{int64(rows), merged})
 	mergeSessionRows(t, s, []sessionRow{
 		{view: v.Sessions, session: sess, start: later, end: later.Add(10 * time.Minute), count: 4},
 		{view: v.SessionProbes, session: sess, product: product, probe: probe, start: later, end: later.Add(5 * time.Minute), count: 2},
