@@ -20,14 +20,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The collector binary, built once per test run (by the first test that
-// needs it) into binDir, removed by TestMain.
+// The collector binaries, each built once per test run (by the first test
+// that needs it) into binDir, removed by TestMain: the tests' one with the
+// race detector, and a plain one for what measures the process (BenchmarkSoak:
+// the race detector's shadow memory would be most of its RSS).
 var (
-	binDir    string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	binDir  string
+	binMu   sync.Mutex
+	binRace = &collectorBuild{race: true}
+	binBare = &collectorBuild{}
 )
+
+type collectorBuild struct {
+	race bool
+	once sync.Once
+	path string
+	err  error
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -42,8 +51,9 @@ func TestMain(m *testing.M) {
 // tests then use instead of linking their own.
 const collectorEnv = "OTELCOL_GLAM_BIN"
 
-// collectorBinary returns $OTELCOL_GLAM_BIN, or builds cmd/otelcol-glam from
-// the repository this package is in (go on PATH) and returns its path.
+// collectorBinary returns $OTELCOL_GLAM_BIN, or builds cmd/otelcol-glam
+// with -race from the repository this package is in (go on PATH) and returns
+// its path.
 func collectorBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv(collectorEnv); bin != "" {
@@ -56,27 +66,50 @@ func collectorBinary(t testing.TB) string {
 		}
 		return abs
 	}
-	buildOnce.Do(func() {
+	return binRace.get(t)
+}
+
+// plainCollectorBinary is cmd/otelcol-glam built without the race detector.
+func plainCollectorBinary(t testing.TB) string {
+	t.Helper()
+	return binBare.get(t)
+}
+
+func (b *collectorBuild) get(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
 		root, err := filepath.Abs(filepath.Join("..", ".."))
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		if binDir, err = os.MkdirTemp("", "glam-systemtest-"); err != nil {
-			buildErr = err
+		binMu.Lock()
+		if binDir == "" {
+			binDir, err = os.MkdirTemp("", "glam-systemtest-")
+		}
+		dir := binDir
+		binMu.Unlock()
+		if err != nil {
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(binDir, "otelcol-glam")
-		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/otelcol-glam")
+		args := []string{"build"}
+		name := "otelcol-glam"
+		if b.race {
+			args = append(args, "-race")
+			name += "-race"
+		}
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", append(args, "-o", b.path, "./cmd/otelcol-glam")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/otelcol-glam: %w\n%s", err, out)
+			b.err = fmt.Errorf("go %s ./cmd/otelcol-glam: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // withAppName sets application_name in a URL DSN.
@@ -173,6 +206,8 @@ type collector struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	runs   int
+	// bin is the binary to run; collectorBinary's when empty.
+	bin string
 }
 
 // startCollector writes the configuration and starts the collector,
@@ -282,7 +317,11 @@ func (c *collector) start() {
 	c.t.Helper()
 	c.runs++
 	fmt.Fprintf(logWriter{c}, "=== run %d of collector %s\n", c.runs, c.name)
-	c.cmd = exec.Command(collectorBinary(c.t), "--config", c.config)
+	bin := c.bin
+	if bin == "" {
+		bin = collectorBinary(c.t)
+	}
+	c.cmd = exec.Command(bin, "--config", c.config)
 	c.cmd.Stdout, c.cmd.Stderr = logWriter{c}, logWriter{c}
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatalf("start collector %s: %v", c.name, err)
