@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +22,8 @@ import (
 )
 
 // The soak's load, overridable from the environment: GLAM_SOAK (how long,
-// a Go duration), GLAM_SOAK_RATE (events per second in all).
+// a Go duration), GLAM_SOAK_WARMUP (how much of it comes before RSS is
+// judged; default a sixth), GLAM_SOAK_RATE (events per second in all).
 const (
 	soakDefault     = 2 * time.Minute
 	soakDefaultRate = benchRate
@@ -56,7 +58,9 @@ const (
 // and covered by the views' offset.
 //
 //	go build -o bin/otelcol-glam ./cmd/otelcol-glam   # or make build
-//	GLAM_SOAK=30m go test -run '^$' -bench BenchmarkSoak -benchtime 1x -timeout 60m ./internal/systemtest/
+//	GLAM_SOAK=30m go test -run '^$' -bench BenchmarkSoak -benchtime 1x -timeout 60m -v ./internal/systemtest/
+//
+// (-v: without it go test cuts a benchmark's log to its first lines.)
 func BenchmarkSoak(b *testing.B) {
 	duration := soakDefault
 	if s := os.Getenv("GLAM_SOAK"); s != "" {
@@ -65,6 +69,14 @@ func BenchmarkSoak(b *testing.B) {
 			b.Fatalf("GLAM_SOAK=%q: want a duration of a minute or more", s)
 		}
 		duration = d
+	}
+	warm := duration / 6
+	if s := os.Getenv("GLAM_SOAK_WARMUP"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d > duration-2*soakEvery {
+			b.Fatalf("GLAM_SOAK_WARMUP=%q: want a duration shorter than GLAM_SOAK by 20 s or more", s)
+		}
+		warm = d
 	}
 	rate := float64(soakDefaultRate)
 	if s := os.Getenv("GLAM_SOAK_RATE"); s != "" {
@@ -95,7 +107,10 @@ func BenchmarkSoak(b *testing.B) {
 		for {
 			s := soakSample{at: time.Since(start), accepted: accepted.Load()}
 			s.rss = vmRSS(pid)
-			s.heap, s.series = collectorTelemetry(c.telemetry)
+			s.heap, s.views = collectorTelemetry(c.telemetry)
+			for _, n := range s.views {
+				s.series += n
+			}
 			// The GLAM app asks meanwhile, as its pages do.
 			s.apiOK = apiAnswers(c.api + "/api/v1/usage/probes/top")
 			sampleMu.Lock()
@@ -182,23 +197,34 @@ func BenchmarkSoak(b *testing.B) {
 		b.Errorf("the collector logged %d errors, first: %s", len(errs), errs[0])
 	}
 
-	warm := duration / 6
 	var after []soakSample
+	for _, s := range samples {
+		if s.at >= warm {
+			after = append(after, s)
+		}
+	}
+	if len(after) < 2 {
+		b.Fatalf("only %d RSS samples after the warm-up", len(after))
+	}
 	var timeline strings.Builder
 	fmt.Fprintf(&timeline, "%8s %9s %9s %10s %9s %s\n", "t", "RSS MiB", "heap MiB", "series", "events", "API")
 	for _, s := range samples {
 		fmt.Fprintf(&timeline, "%8s %9.1f %9.1f %10d %9d %v\n", s.at.Truncate(time.Second), mib(s.rss), mib(s.heap), s.series, s.accepted, s.apiOK)
-		if s.at >= warm {
-			after = append(after, s)
-		}
 		if !s.apiOK {
 			b.Errorf("at %s the usage API did not answer 200", s.at.Truncate(time.Second))
 		}
 	}
-	b.Logf("%s at %.0f events/s (%d events, %d requests refused and retried):\n%s", duration, rate, sent.Load(), refused.Load(), timeline.String())
-	if len(after) < 2 {
-		b.Fatalf("only %d RSS samples after the warm-up", len(after))
+	last := samples[len(samples)-1]
+	var views []string
+	for v := range last.views {
+		views = append(views, v)
 	}
+	slices.Sort(views)
+	fmt.Fprintf(&timeline, "live series at the end (at %s):", after[0].at.Truncate(time.Second))
+	for _, v := range views {
+		fmt.Fprintf(&timeline, " %s %d (%d)", v, last.views[v], after[0].views[v])
+	}
+	b.Logf("%s at %.0f events/s, RSS judged after %s (%d events, %d requests refused and retried):\n%s", duration, rate, warm, sent.Load(), refused.Load(), timeline.String())
 	var sum, hi, lo float64 = 0, 0, math.Inf(1)
 	for _, s := range after {
 		v := float64(s.rss)
@@ -220,7 +246,8 @@ func BenchmarkSoak(b *testing.B) {
 type soakSample struct {
 	at        time.Duration
 	rss, heap int64
-	series    int64 // the views' live series, all views
+	series    int64            // the views' live series, all views
+	views     map[string]int64 // live series by view
 	accepted  int64
 	apiOK     bool
 }
@@ -309,11 +336,12 @@ func vmRSS(pid int) int64 {
 }
 
 // collectorTelemetry reads, from the collector's own metrics, its Go heap
-// in use and the views' live series summed over views (0 when absent).
-func collectorTelemetry(url string) (heap, series int64) {
+// in use and the views' live series by view.
+func collectorTelemetry(url string) (heap int64, views map[string]int64) {
+	views = map[string]int64{}
 	resp, err := httpClient.Get(url)
 	if err != nil {
-		return 0, 0
+		return 0, views
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -334,10 +362,12 @@ func collectorTelemetry(url string) (heap, series int64) {
 		case "otelcol_process_runtime_heap_alloc_bytes":
 			heap = int64(v)
 		case "otelcol_processor_glam_views_series":
-			series += int64(v)
+			_, view, _ := strings.Cut(line, `view="`)
+			view, _, _ = strings.Cut(view, `"`)
+			views[view] += int64(v)
 		}
 	}
-	return heap, series
+	return heap, views
 }
 
 // apiAnswers is whether GET url answers 200.
