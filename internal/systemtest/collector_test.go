@@ -25,10 +25,10 @@ import (
 // race detector, and a plain one for what measures the process (BenchmarkSoak:
 // the race detector's shadow memory would be most of its RSS).
 var (
-	binDir  string
-	binMu   sync.Mutex
-	binRace = &collectorBuild{race: true}
-	binBare = &collectorBuild{}
+	binDir   string
+	binMu    sync.Mutex
+	binRace  = &collectorBuild{race: true}
+	binPlain = &collectorBuild{}
 )
 
 type collectorBuild struct {
@@ -72,7 +72,7 @@ func collectorBinary(t testing.TB) string {
 // plainCollectorBinary is cmd/otelcol-glam built without the race detector.
 func plainCollectorBinary(t testing.TB) string {
 	t.Helper()
-	return binBare.get(t)
+	return binPlain.get(t)
 }
 
 func (b *collectorBuild) get(t testing.TB) string {

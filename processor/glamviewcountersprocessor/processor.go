@@ -70,8 +70,9 @@ type counter struct {
 // sessionKey identifies a session window: glam_views keeps a window's
 // start once a flush carried it, so later deltas of it carry the same.
 type sessionKey struct {
-	id    string
-	start pcommon.Timestamp
+	id       string
+	overflow bool // no session.id: glam_views' overflow series
+	start    pcommon.Timestamp
 }
 
 // series is one tag set of a counter: where its last delta ended and what
@@ -226,8 +227,14 @@ func (p *countersProcessor) add(ctx context.Context, c *counter, m pmetric.Metri
 		dp := dps.At(i)
 		s := p.seriesFor(c, dp.Attributes())
 		if c.cfg.countSessions() {
-			sid, _ := dp.Attributes().Get(usage.AttrSessionID)
-			key := sessionKey{id: sid.AsString(), start: dp.StartTimestamp()}
+			// glam_views' overflow series, beyond the view's max_series,
+			// is a pseudo-session without session.id: each of its
+			// windows counts once, as the view's rows have it.
+			sid, has := dp.Attributes().Get(usage.AttrSessionID)
+			key := sessionKey{overflow: !has, start: dp.StartTimestamp()}
+			if has {
+				key.id = sid.AsString()
+			}
 			_, known := c.sessions[key]
 			c.sessions[key] = now
 			if !known {

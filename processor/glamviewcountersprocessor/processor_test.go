@@ -286,6 +286,27 @@ func TestSessionsCountedOncePerWindow(t *testing.T) {
 	assert.Equal(t, map[string]float64{viewSessions + "{}": 6}, totals(h.streams()))
 }
 
+// Beyond its max_series glam_views puts sessions into its overflow series,
+// a pseudo-session without session.id: each of its windows is one session
+// window to count (absent and empty session.id apart), and counting it
+// must not take the collector down (it once dereferenced the absent id).
+func TestSessionOverflowWindowsCounted(t *testing.T) {
+	h := newHarness(t, config(CounterConfig{View: viewSessions, Count: CountSessions}))
+	t1, t2 := day0.Add(9*time.Hour), day0.Add(11*time.Hour)
+	overflow := map[string]string{"otel.metric.overflow": "true"}
+	h.consume(viewBatch("of-1",
+		vp{viewSessions, t1, t1.Add(time.Minute), map[string]string{usage.AttrSessionID: "A"}, 2},
+		vp{viewSessions, t1, t1.Add(time.Minute), overflow, 5}))
+	// The same overflow window grows, another opens, and a session whose
+	// id is empty is not the overflow's.
+	h.consume(viewBatch("of-2",
+		vp{viewSessions, t1, t1.Add(2 * time.Minute), overflow, 3},
+		vp{viewSessions, t2, t2.Add(time.Minute), overflow, 1},
+		vp{viewSessions, t1, t1.Add(time.Minute), map[string]string{usage.AttrSessionID: ""}, 1}))
+	// A, the overflow's two windows, the empty id.
+	assert.Equal(t, map[string]float64{viewSessions + "{}": 4}, totals(h.streams()))
+}
+
 // The counter's series are bounded; what is beyond goes to the overflow
 // series, and the total stays exact.
 func TestMaxSeriesOverflow(t *testing.T) {

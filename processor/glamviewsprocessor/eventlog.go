@@ -69,12 +69,12 @@ func readLogRange(res pcommon.Resource) (r logRange, ok bool, err error) {
 	if v, has := attrs.Get(usage.AttrLogView); has {
 		r.view = v.AsString()
 	}
-	from, _ := attrs.Get(usage.AttrLogFrom)
-	to, _ := attrs.Get(usage.AttrLogTo)
-	if r.from, err = usage.ParseLogPosition(from.AsString()); err != nil {
+	// An absent position is "", which does not parse: the error, not a
+	// panic on the empty value.
+	if r.from, err = usage.ParseLogPosition(usage.StringAttr(attrs, usage.AttrLogFrom)); err != nil {
 		return r, true, err
 	}
-	if r.to, err = usage.ParseLogPosition(to.AsString()); err != nil {
+	if r.to, err = usage.ParseLogPosition(usage.StringAttr(attrs, usage.AttrLogTo)); err != nil {
 		return r, true, err
 	}
 	if rw, has := attrs.Get(usage.AttrLogRewound); has {

@@ -368,3 +368,18 @@ func TestShutdownDoesNotWaitForeverOnTheFlushLoop(t *testing.T) {
 	h.clock.tick <- t0 // the loop takes the batch and waits on the consumer
 	shutdownLosingNothing(t, h)
 }
+
+// Measurements of the log that lack one end of their range are refused
+// with what is wrong, not read as an empty position (that panicked).
+func TestLogRangeWithoutAnEndRefused(t *testing.T) {
+	for _, key := range []string{usage.AttrLogFrom, usage.AttrLogTo} {
+		h := newHarness(t, testConfig(hourly("hourly", measureViews, AggregationCount)))
+		at := t0.Add(10 * time.Minute)
+		h.clock.set(at)
+		md := logPayload(t, pos(0), pos(1), true, m{measureViews, at, 1, nil})
+		md.ResourceMetrics().At(0).Resource().Attributes().Remove(key)
+		err := h.consumeLog(md)
+		require.Error(t, err, key)
+		assert.Contains(t, err.Error(), `log position "" is not xid/seq`, key)
+	}
+}
