@@ -160,6 +160,11 @@ func BenchmarkSoak(b *testing.B) {
 	}
 	due := 0.0 // events generated so far
 	for time.Since(start) < duration {
+		if !c.running() {
+			close(requests)
+			wg.Wait()
+			b.Fatalf("the collector exited %s into the soak:\n%s", time.Since(start).Truncate(time.Second), c.tail(8000))
+		}
 		time.Sleep(time.Until(start.Add(time.Duration(due / rate * float64(time.Second)))))
 		k := 1 + rng.IntN(soakMaxBatch)
 		j := rng.IntN(len(open))
