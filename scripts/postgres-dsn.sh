@@ -57,9 +57,11 @@ ensure_db() {
   fi
 }
 
+# free_port is the first port from $1 (default 54320) up to 54420 that no
+# server listens on.
 free_port() {
   local p
-  for p in $(seq 54320 54420); do
+  for p in $(seq "${1:-54320}" 54420); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   say "no free port between 54320 and 54420"
@@ -103,10 +105,23 @@ if [ -z "$port" ] || ! pg_isready -q -h 127.0.0.1 -p "$port"; then
     # Left over from a crash or a reboot: pg_ctl start clears it.
     as_postgres "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
   fi
-  port="$(free_port)"
-  as_postgres "$bin/pg_ctl" -D "$data" -l "$cluster/server.log" -w \
-    -o "-p $port -k $cluster -c listen_addresses=127.0.0.1" start >/dev/null ||
-    { say "pg_ctl start failed, see $cluster/server.log"; exit 1; }
+  # The range lies within the kernel's ephemeral ports: a port no server
+  # listens on may still be some client connection's own, and then the
+  # bind fails. Try the next free one then, a few times.
+  port=54319
+  for try in 1 2 3 4 5 6 7 8; do
+    port="$(free_port $((port + 1)))"
+    seen=0
+    [ ! -f "$cluster/server.log" ] || seen="$(wc -l <"$cluster/server.log")"
+    if as_postgres "$bin/pg_ctl" -D "$data" -l "$cluster/server.log" -w \
+      -o "-p $port -k $cluster -c listen_addresses=127.0.0.1" start >/dev/null; then
+      break
+    fi
+    if [ "$try" = 8 ] || ! tail -n +$((seen + 1)) "$cluster/server.log" | grep -q 'could not bind'; then
+      say "pg_ctl start failed, see $cluster/server.log"
+      exit 1
+    fi
+  done
   echo "$port" >"$cluster/port"
   say "started the throwaway cluster in $cluster on port $port (stop it: scripts/postgres-dsn.sh stop)"
 fi

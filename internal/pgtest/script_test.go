@@ -3,6 +3,7 @@ package pgtest
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,15 @@ func TestScriptStartsAThrowawayCluster(t *testing.T) {
 		_ = os.RemoveAll(runDir)
 	})
 
+	// The script's ports lie within the kernel's ephemeral range, so a
+	// client connection may hold the first one as its own port: the
+	// server's bind then fails, and the script must move on to the next.
+	first := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 54320}}
+	if conn, err := first.Dial("tcp", "127.0.0.1:5432"); err == nil {
+		defer conn.Close()
+	} else {
+		t.Logf("port 54320 is taken otherwise (%v): the script's retry goes untried", err)
+	}
 	dsn, picked := runScript(t, env)
 	if !strings.Contains(picked, "started the throwaway cluster in "+filepath.Join(runDir, "postgres")) {
 		t.Fatalf("stderr: %s", picked)

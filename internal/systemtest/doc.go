@@ -23,7 +23,10 @@
 // views' documented semantics (expectedViews), and the raw events with the
 // event ids the test generated. BenchmarkReceiptToViews measures the latency
 // from the receiver's 200 to the view rows, and the pipeline's events/s,
-// against the raw-events-only pipeline as the baseline.
+// against the raw-events-only pipeline as the baseline. BenchmarkSoak runs
+// the plain binary with testdata/config.yaml as shipped at a steady
+// browser-shaped load for as long as asked and follows its RSS, Go heap and
+// the views' live series (README.md, "Memory over time").
 //
 // The package has no code of its own outside its tests.
 package systemtest
