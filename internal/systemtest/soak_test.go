@@ -44,20 +44,20 @@ const (
 // BenchmarkSoak runs the collector as `make run` does — the plain binary
 // (no race detector) with testdata/config.yaml as shipped, only its ports
 // moved to free ones — against a fresh database and sends it browser-shaped
-// usage at a steady rate for GLAM_SOAK (default 2 minutes; the goal is
-// measured over 30): soakSessions sessions open at once, each about
+// usage at a steady rate for GLAM_SOAK (default 2 minutes; README.md,
+// "Memory over time", has the long runs): soakSessions sessions open at once, each about
 // soakSessionEvents events long, 1 to soakMaxBatch events per request, event
 // times now. It reads the collector's RSS (VmRSS) every 10 s, and the views'
 // live series and Go heap from its own telemetry, and logs the timeline.
 //
-// Metrics: RSS after the warm-up (the first sixth of the run: the schema,
-// the pools, the views' first windows), at the end and at its highest; how
+// Metrics: RSS after the warm-up (GLAM_SOAK_WARMUP, by default the first
+// sixth of the run: the schema, the pools, the views filling up to their
+// max_series), at the end and at its highest; how
 // far RSS strays from its mean after the warm-up (rss_dev_pct: the run is
 // flat within ±that); events/s accepted; requests refused (a 503 the
 // sender retried). At the end every accepted event must be in the raw table
 // and covered by the views' offset.
 //
-//	go build -o bin/otelcol-glam ./cmd/otelcol-glam   # or make build
 //	GLAM_SOAK=30m go test -run '^$' -bench BenchmarkSoak -benchtime 1x -timeout 60m -v ./internal/systemtest/
 //
 // (-v: without it go test cuts a benchmark's log to its first lines.)
