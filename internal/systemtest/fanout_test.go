@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -281,7 +282,15 @@ func scrapeMetrics(t *testing.T, port int) map[string]float64 {
 		t.Fatalf("telemetry: %d", resp.StatusCode)
 	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+	eachSample(resp.Body, func(name, _ string, v float64) { out[name] += v })
+	return out
+}
+
+// eachSample calls f with every sample of a Prometheus text exposition: its
+// metric name, its labels as written between the braces ("" without), and
+// its value.
+func eachSample(r io.Reader, f func(name, labels string, v float64)) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -290,11 +299,13 @@ func scrapeMetrics(t *testing.T, port int) map[string]float64 {
 		}
 		// name{labels} value, or name value.
 		name := line[:strings.IndexAny(line, "{ ")]
+		var labels string
+		if rest, ok := strings.CutPrefix(line[len(name):], "{"); ok {
+			labels, _, _ = strings.Cut(rest, "}")
+		}
 		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err == nil {
-			out[name] += v
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			f(name, labels, v)
 		}
 	}
-	return out
 }

@@ -349,29 +349,16 @@ func collectorTelemetry(url string) (heap int64, views map[string]int64) {
 		return 0, views
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		name, _, _ := strings.Cut(line, "{")
-		name, _, _ = strings.Cut(name, " ")
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
+	eachSample(resp.Body, func(name, labels string, v float64) {
 		switch name {
 		case "otelcol_process_runtime_heap_alloc_bytes":
 			heap = int64(v)
 		case "otelcol_processor_glam_views_series":
-			_, view, _ := strings.Cut(line, `view="`)
+			_, view, _ := strings.Cut(labels, `view="`)
 			view, _, _ = strings.Cut(view, `"`)
 			views[view] += int64(v)
 		}
-	}
+	})
 	return heap, views
 }
 
