@@ -93,7 +93,8 @@ func putIfAbsent(m pcommon.Map, key, value string) {
 	if value == "" {
 		return
 	}
-	if _, ok := m.Get(key); !ok {
-		m.PutStr(key, value)
+	// One lookup: PutStr after Get would look the key up again.
+	if slot, existed := m.GetOrPutEmpty(key); !existed {
+		slot.SetStr(value)
 	}
 }

@@ -3,6 +3,7 @@ package glamreceiver // import "github.com/mozilla/otelcol-glam/receiver/glamrec
 import (
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -243,7 +244,18 @@ func (d *jsonSpans) attributes() (kvRange, bool) {
 	return r, ok
 }
 
+// The form of nearly every attribute the OTel JS SDK sends, which
+// keyValue reads without going field by field.
+const (
+	jsonKeyOpen   = `{"key":`
+	jsonStrValue  = `,"value":{"stringValue":`
+	jsonValueDone = `}}`
+)
+
 func (d *jsonSpans) keyValue() (jsonKV, bool) {
+	if kv, ok := d.compactStringKV(); ok {
+		return kv, true
+	}
 	kv := jsonKV{typ: pcommon.ValueTypeEmpty}
 	if !d.next('{') {
 		return kv, false
@@ -271,6 +283,27 @@ func (d *jsonSpans) keyValue() (jsonKV, bool) {
 			return kv, d.next('}') && kv.typ != pcommon.ValueTypeEmpty
 		}
 	}
+}
+
+// compactStringKV reads a string attribute written without spaces, key
+// first; on anything else it leaves the reader where it was.
+func (d *jsonSpans) compactStringKV() (jsonKV, bool) {
+	at := d.pos
+	if !strings.HasPrefix(d.src[at:], jsonKeyOpen) {
+		return jsonKV{}, false
+	}
+	d.pos += len(jsonKeyOpen)
+	key, ok := d.str()
+	if ok && strings.HasPrefix(d.src[d.pos:], jsonStrValue) {
+		d.pos += len(jsonStrValue)
+		var val string
+		if val, ok = d.str(); ok && strings.HasPrefix(d.src[d.pos:], jsonValueDone) {
+			d.pos += len(jsonValueDone)
+			return jsonKV{key: key, typ: pcommon.ValueTypeStr, str: val}, true
+		}
+	}
+	d.pos = at
+	return jsonKV{}, false
 }
 
 // value reads an AnyValue holding exactly one string, int or bool.

@@ -50,13 +50,47 @@ func browserBody() []byte {
 }
 
 func TestJSONSpansDecodesAsPdata(t *testing.T) {
-	body := browserBody()
+	// Spaced, and compact as the SDK's JSON.stringify writes it (the form
+	// keyValue reads in one go).
+	var compact bytes.Buffer
+	require.NoError(t, json.Compact(&compact, browserBody()))
+	for name, body := range map[string][]byte{"spaced": browserBody(), "compact": compact.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			d, ok := decodeJSONSpans(body)
+			require.True(t, ok, "the browser decoder takes what the OTel JS SDK sends")
+			assertSameAsPdata(t, body, d)
+			require.Len(t, d.spans, 3)
+			assert.Equal(t, "s-span", mustSession(t, d, d.spans[0].attrs))
+			assert.Equal(t, "s-resource", d.resources[0].session)
+		})
+	}
+}
+
+// Attributes that start as the compact string form and then are not one
+// take the field-by-field way: refused where it refuses them, read as pdata
+// reads them where it takes them.
+func TestJSONSpansCompactFormOnlyWhenWhole(t *testing.T) {
+	span := func(attrs string) []byte {
+		return []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"eee19b7ec3c1b174","attributes":[` + attrs + `]}]}]}]}`)
+	}
+	for _, attrs := range []string{
+		`{"key":"a","value":{"stringValue":"x"},"key":"b"}`,
+		`{"key":"a","value":{"stringValue":"x","intValue":"1"}}`,
+		`{"key":"a","value":{"stringValue":"x\u0041"}}`,
+		`{"key":"a\n","value":{"stringValue":"x"}}`,
+	} {
+		_, ok := decodeJSONSpans(span(attrs))
+		assert.False(t, ok, "%s is left to pdata", attrs)
+	}
+	body := span(`{"key":"a","value":{"stringValue":"x"} },{"key":"b","value":{"intValue":"2"}},{"key":"c","value":{"stringValue":"y"}}`)
 	d, ok := decodeJSONSpans(body)
-	require.True(t, ok, "the browser decoder takes what the OTel JS SDK sends")
+	require.True(t, ok)
 	assertSameAsPdata(t, body, d)
-	require.Len(t, d.spans, 3)
-	assert.Equal(t, "s-span", mustSession(t, d, d.spans[0].attrs))
-	assert.Equal(t, "s-resource", d.resources[0].session)
+	assert.Equal(t, []jsonKV{
+		{key: "a", typ: pcommon.ValueTypeStr, str: "x"},
+		{key: "b", typ: pcommon.ValueTypeInt, num: 2},
+		{key: "c", typ: pcommon.ValueTypeStr, str: "y"},
+	}, d.attrs(d.spans[0].attrs))
 }
 
 // TestJSONSpansLeavesTheRestToPdata lists bodies the browser decoder must
@@ -237,6 +271,11 @@ func assertSameLogs(t *testing.T, want, got plog.Logs) {
 // FuzzJSONSpans: whatever the browser decoder takes, pdata decodes the same.
 func FuzzJSONSpans(f *testing.F) {
 	f.Add(browserBody())
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, browserBody()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(compact.Bytes())
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"eee19b7ec3c1b174","attributes":[{"key":"a","value":{"intValue":"9223372036854775807"}}]}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if d, ok := decodeJSONSpans(body); ok {

@@ -247,7 +247,7 @@ func (p *pageRules) apply(lr plog.LogRecord) {
 		raw := v.AsString()
 		if page == nil {
 			if page = p.read(raw); page != nil {
-				attrs.PutStr(key, page.url)
+				v.SetStr(page.url)
 				continue
 			}
 			attrs.Remove(key)
@@ -256,7 +256,7 @@ func (p *pageRules) apply(lr plog.LogRecord) {
 		// Another URL beside the page's: stored as the page's route
 		// would store it.
 		if u := parsePageURL(raw); u != nil {
-			attrs.PutStr(key, p.rewriteURL(u, page.hit))
+			v.SetStr(p.rewriteURL(u, page.hit))
 		} else {
 			attrs.Remove(key)
 		}
