@@ -28,9 +28,10 @@ func keyOf(id string) idKey {
 // seenSet remembers the event ids received recently, with bounded memory:
 // at most max ids, each for at most ttl. Ids are evicted oldest first, which
 // is also expiry order since every id lives for the same ttl. An entry
-// costs 56 to 88 bytes (24 in the ring, a 24-byte slot in a table kept
-// between three eighths and three quarters full), so the default 100,000
-// ids take at most 9 MB.
+// costs 56 to 88 bytes (24 in the ring, a 24-byte slot in a table at most
+// three quarters full, sized for max ids when first used), so the default
+// 100,000 ids take 9 MB and 1,000,000 take 74 MB, counted in RSS as ids
+// land on their pages.
 //
 // An id goes through two states. reserve marks it pending while its request
 // is in the pipelines; commit makes it seen once the pipelines accepted it;
@@ -216,7 +217,16 @@ func (s *seenSet) makeRoom(n int) {
 	if s.table != nil && need <= len(s.table)/4*3 {
 		return
 	}
-	size := max(len(s.table), 1024)
+	size := len(s.table)
+	if size == 0 {
+		// Sized for max ids at once rather than grown to it: each doubling
+		// rehashed every id under the lock, every request waiting, and
+		// zeroed and faulted in a table twice the last.
+		size = 1024
+		for s.max > size/4*3 {
+			size *= 2
+		}
+	}
 	for need > size/4*3 {
 		size *= 2
 	}

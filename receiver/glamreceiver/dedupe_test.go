@@ -75,6 +75,31 @@ func TestSeenSetIsBounded(t *testing.T) {
 	assert.Equal(t, 100, s.used, "a released id leaves the table")
 }
 
+// The table is made once, for max ids, by the first request: filling the
+// set never rehashes it under the lock.
+func TestSeenSetTableSizedOnce(t *testing.T) {
+	const maxEntries = 5000
+	s := newSeenSet(maxEntries, time.Hour)
+	now := time.Unix(1_700_000_000, 0)
+	var first []idSlot
+	for i := range 3 * maxEntries / 20 {
+		ids := make([]string, 20)
+		for j := range ids {
+			ids[j] = fmt.Sprint(i, "-", j)
+		}
+		_, res, err := s.reserve(ids, now)
+		require.NoError(t, err)
+		s.commit(res, now)
+		if first == nil {
+			first = s.table
+		}
+	}
+	require.Equal(t, maxEntries, s.len())
+	assert.Same(t, &first[0], &s.table[0], "the first table is still the table")
+	assert.GreaterOrEqual(t, len(s.table)/4*3, maxEntries, "room for max ids")
+	assert.Less(t, len(s.table)/8*3, maxEntries, "not larger than needed")
+}
+
 func TestSeenSetDisabled(t *testing.T) {
 	s := newSeenSet(0, 0)
 	now := time.Now()
