@@ -8,36 +8,41 @@ import (
 	"github.com/mozilla/otelcol-glam/internal/usage"
 )
 
-// privateKeys are attributes that carry a client address or a full user
-// agent, under current and older semantic conventions and what browser
-// SDKs set. They are removed from events, resources and passed-through
-// telemetry alike: the receiver never stores them.
-var privateKeys = map[string]struct{}{
-	"user_agent.original":                 {},
-	"http.user_agent":                     {},
-	"browser.user_agent":                  {},
-	"user_agent":                          {},
-	"useragent":                           {},
-	"client.address":                      {},
-	"client.ip":                           {},
-	"client.socket.address":               {},
-	"http.client_ip":                      {},
-	"net.peer.ip":                         {},
-	"net.peer.name":                       {},
-	"net.sock.peer.addr":                  {},
-	"net.sock.peer.name":                  {},
-	"network.peer.address":                {},
-	"source.address":                      {},
-	"source.ip":                           {},
-	"http.request.header.x-forwarded-for": {},
-	"http.request.header.x-real-ip":       {},
-	"http.request.header.user-agent":      {},
-	"ip":                                  {},
+// privateKey says whether an attribute carries a client address or a full
+// user agent, under current and older semantic conventions and what browser
+// SDKs set. Such attributes are removed from events, resources and
+// passed-through telemetry alike: the receiver never stores them.
+func privateKey(key string) bool {
+	// A switch rather than a map: it runs for every attribute received,
+	// and comparing by length first is cheaper than hashing the key.
+	switch key {
+	case "user_agent.original",
+		"http.user_agent",
+		"browser.user_agent",
+		"user_agent",
+		"useragent",
+		"client.address",
+		"client.ip",
+		"client.socket.address",
+		"http.client_ip",
+		"net.peer.ip",
+		"net.peer.name",
+		"net.sock.peer.addr",
+		"net.sock.peer.name",
+		"network.peer.address",
+		"source.address",
+		"source.ip",
+		"http.request.header.x-forwarded-for",
+		"http.request.header.x-real-ip",
+		"http.request.header.user-agent",
+		"ip":
+		return true
+	}
+	return false
 }
 
 func isPrivate(key string, _ pcommon.Value) bool {
-	_, ok := privateKeys[key]
-	return ok
+	return privateKey(key)
 }
 
 // scrub removes the private attributes from m.
@@ -68,7 +73,7 @@ func mergeEventAttributes(dst, src pcommon.Map) {
 func mergeDecoded(dst pcommon.Map, src []jsonKV) {
 	dst.EnsureCapacity(dst.Len() + len(src))
 	for _, kv := range src {
-		if _, private := privateKeys[kv.key]; private {
+		if privateKey(kv.key) {
 			continue
 		}
 		if slot, existed := dst.GetOrPutEmpty(kv.key); !existed {
