@@ -63,7 +63,7 @@ func newEventBatch(ld plog.Logs, accepted acceptedDays) *eventBatch {
 	n := 0
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		rl := ld.ResourceLogs().At(i)
-		resource, resErr := mapJSON("resource attributes", rl.Resource().Attributes())
+		resource, resErr := jsonbMap("resource attributes", rl.Resource().Attributes())
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			records := rl.ScopeLogs().At(j).LogRecords()
 			for k := 0; k < records.Len(); k++ {
@@ -119,7 +119,7 @@ func eventRowOf(lr plog.LogRecord, resource []byte, resErr error, accepted accep
 		row.observed = ev.Time
 	}
 	// Attributes are checked whole, so the promoted ones are checked too.
-	if row.attributes, err = mapJSON("attributes", attrs); err != nil {
+	if row.attributes, err = jsonbMap("attributes", attrs); err != nil {
 		return eventRow{}, err
 	}
 	if row.body, err = valueJSON("body", lr.Body()); err != nil {

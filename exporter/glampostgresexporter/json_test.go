@@ -1,14 +1,18 @@
 package glampostgresexporter
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/mozilla/otelcol-glam/internal/pgtest"
 )
 
 // The hand-written encoder must say what encoding/json says of AsRaw.
@@ -50,6 +54,31 @@ func TestJSONEncodingIsCanonical(t *testing.T) {
 	assert.Equal(t, `{"glam.probe.name":"gc_ms","glam.product":"fog"}`, string(appendMap(nil, a)))
 	assert.Equal(t, appendMap(nil, a), appendMap(nil, b))
 	assert.Equal(t, `{}`, string(appendMap(nil, pcommon.NewMap())))
+}
+
+// Written as is, a map is the same jsonb as written sorted: PostgreSQL
+// orders keys and keeps the last of a repeated one.
+func TestJSONAsIsIsTheSameJSONB(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(ctx) })
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[
+		{"key":"k","value":{"stringValue":"first"}},
+		{"key":"zz","value":{"kvlistValue":{"values":[{"key":"y","value":{"intValue":"2"}},{"key":"x","value":{"boolValue":true}}]}}},
+		{"key":"a","value":{"intValue":"1"}},
+		{"key":"","value":{"doubleValue":1.5}},
+		{"key":"é","value":{"stringValue":"quote \" backslash \\ ctl \u0001"}},
+		{"key":"k","value":{"stringValue":"last"}}]}]}]}]}`))
+	require.NoError(t, err)
+	attrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+	require.Equal(t, 6, attrs.Len())
+	var sorted, asIs string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT $1::jsonb::text, $2::jsonb::text`,
+		string(appendMap(nil, attrs)), string(appendMapAsIs(nil, attrs))).Scan(&sorted, &asIs))
+	assert.Equal(t, sorted, asIs)
+	assert.Contains(t, asIs, `"k": "last"`)
+	assert.NotContains(t, asIs, "first")
 }
 
 func TestJSONRepeatedKeyKeepsTheLast(t *testing.T) {

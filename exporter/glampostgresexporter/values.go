@@ -42,6 +42,15 @@ func mapJSON(what string, m pcommon.Map) ([]byte, error) {
 	return appendMap(nil, m), nil
 }
 
+// jsonbMap is m as a JSON object for a jsonb column whose bytes nothing
+// compares (an event's attributes and resource), in m's order.
+func jsonbMap(what string, m pcommon.Map) ([]byte, error) {
+	if err := checkMap(what, m); err != nil {
+		return nil, err
+	}
+	return appendMapAsIs(nil, m), nil
+}
+
 // valueJSON is v as JSON, or nil (SQL NULL) when v is empty.
 func valueJSON(what string, v pcommon.Value) ([]byte, error) {
 	if v.Type() == pcommon.ValueTypeEmpty {

@@ -1,11 +1,10 @@
 package glameventlogreceiver // import "github.com/mozilla/otelcol-glam/receiver/glameventlogreceiver"
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -370,8 +369,9 @@ func readEvents(ctx context.Context, conn *pgx.Conn, from usage.LogPosition, lim
 	var xid string
 	var e logEvent
 	_, err = pgx.ForEachRow(rows, []any{&xid, &e.pos.Seq, &e.id, &e.name, &e.time, &e.observed, &e.attributes}, func() error {
-		if _, err := fmt.Sscan(xid, &e.pos.XID); err != nil {
-			return err
+		var err error
+		if e.pos.XID, err = strconv.ParseUint(xid, 10, 64); err != nil {
+			return fmt.Errorf("log_xid %q: %w", xid, err)
 		}
 		ev := e
 		ev.attributes = append([]byte(nil), e.attributes...)
@@ -396,43 +396,4 @@ func eventLogs(events []logEvent) plog.Logs {
 		putJSON(lr.Attributes(), e.attributes)
 	}
 	return ld
-}
-
-// putJSON adds a stored attributes object to m. Integers come back as
-// ints, as they were sent, so tag values read the same as they did live.
-func putJSON(m pcommon.Map, raw []byte) {
-	var obj map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return
-	}
-	for k, v := range obj {
-		putAny(m.PutEmpty(k), v)
-	}
-}
-
-func putAny(dst pcommon.Value, v any) {
-	switch v := v.(type) {
-	case string:
-		dst.SetStr(v)
-	case bool:
-		dst.SetBool(v)
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			dst.SetInt(n)
-		} else if f, err := v.Float64(); err == nil {
-			dst.SetDouble(f)
-		}
-	case map[string]any:
-		m := dst.SetEmptyMap()
-		for k, x := range v {
-			putAny(m.PutEmpty(k), x)
-		}
-	case []any:
-		s := dst.SetEmptySlice()
-		for _, x := range v {
-			putAny(s.AppendEmpty(), x)
-		}
-	}
 }
