@@ -252,6 +252,16 @@ const maxIdle = time.Minute
 // without asking, the events it had read would wait for the next event.
 const idleCheck = time.Second
 
+// nextEventQuery finds the first event after a position in log order. Not
+// EXISTS: PostgreSQL has no statistics to estimate the position's row
+// comparison by, so for EXISTS it scanned today's partition whole (70 ms at
+// 400 000 events, for every wait at the end of the log, and growing all
+// day), where the ordered LIMIT 1 reads the log index once per partition
+// (0.1 ms).
+const nextEventQuery = `SELECT 1 FROM ` + pgschema.EventsTable + ` e
+	WHERE (e.log_xid, e.log_seq) > ($1::text::xid8, $2)
+	ORDER BY e.log_xid, e.log_seq LIMIT 1`
+
 // waitForMore returns when there may be events after fed: a notification
 // from the exporter's commit, or, while committed events wait behind a
 // running transaction, shortly. While it waits it asks the views every
@@ -262,13 +272,12 @@ const idleCheck = time.Second
 // read that left the event out, and the event's notification may have come
 // before it (or before LISTEN), so nothing else would wake the reader.
 func (r *reader) waitForMore(ctx context.Context, conn *pgx.Conn, fed usage.LogPosition) error {
-	var blocked bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgschema.EventsTable+`
-		WHERE (log_xid, log_seq) > ($1::text::xid8, $2))`,
-		fmt.Sprint(fed.XID), fed.Seq).Scan(&blocked); err != nil {
+	var one int
+	err := conn.QueryRow(ctx, nextEventQuery, fmt.Sprint(fed.XID), fed.Seq).Scan(&one)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	if blocked {
+	if blocked := err == nil; blocked {
 		if err := waitForNotification(ctx, conn, blockedRetry); !errors.Is(err, errNoNotification) {
 			return err
 		}

@@ -392,3 +392,29 @@ func TestReadsTransactionIDsInNumericOrder(t *testing.T) {
 	assert.Equal(t, payload{from: seq(3), to: seq(4), measures: map[string]int{usage.MeasureProbeViews: 1, usage.MeasureEvents: 1}}, got[2],
 		"then xid 11")
 }
+
+// Waiting at the end of the log looks for the next event through the log
+// index, however many events today's partition holds, before autovacuum
+// has analyzed it too (a new day's partition, all morning under load).
+func TestNextEventQueryReadsTheLogIndex(t *testing.T) {
+	ctx := context.Background()
+	_, db := logDB(t)
+	_, err := db.Exec(ctx, `INSERT INTO glam_usage_events (event_id, event_time, observed_time, event_name, attributes, resource)
+		SELECT 'e-' || i, $1, $1, 'probe.view', '{}', '{}' FROM generate_series(1, 50000) i`, day0.Add(time.Hour))
+	require.NoError(t, err)
+	var last usage.LogPosition
+	var xid string
+	require.NoError(t, db.QueryRow(ctx, `SELECT log_xid::text, log_seq FROM glam_usage_events ORDER BY log_xid DESC, log_seq DESC LIMIT 1`).Scan(&xid, &last.Seq))
+	rows, err := db.Query(ctx, `EXPLAIN `+nextEventQuery, xid, last.Seq)
+	require.NoError(t, err)
+	var lines []string
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		lines = append(lines, line)
+	}
+	require.NoError(t, rows.Err())
+	text := strings.Join(lines, "\n")
+	assert.Contains(t, text, "log_xid_log_seq_idx", text)
+	assert.NotContains(t, text, "Seq Scan", text)
+}
