@@ -160,11 +160,11 @@ export async function caughtUp(db, output = () => '', timeoutMs = 20000) {
 // README) is a session advisory lock on the reader's own connection, so it
 // is held by an idle connection too (a transaction's lock is not). reading:
 // the connection has read the log — its last statement selects events after
-// a log position ((log_xid, log_seq) > …: reading, or looking for more at
-// the end of the log), which the reader does only after glam_views took the
-// session context.
+// a log position ((e.log_xid, e.log_seq) > …: reading, or looking for the
+// next event at the end of the log), which the reader does only after
+// glam_views took the session context.
 async function leases(db) {
-  const rows = await query(db.dsn, `SELECT a.pid, a.state = 'idle', a.query LIKE '%(log_xid, log_seq) >%'
+  const rows = await query(db.dsn, `SELECT a.pid, a.state = 'idle', a.query LIKE '%log_xid, %log_seq) >%'
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
