@@ -58,6 +58,21 @@ func TestScriptUsesTheLocalServer(t *testing.T) {
 	if err := exec.Command("pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432").Run(); err != nil {
 		unreachable(t, DefaultDSN, err)
 	}
+	// The script makes the database make run uses; one the test made goes
+	// again, one that was there (a developer's) stays.
+	admin, err := pgx.Connect(context.Background(), DefaultDSN)
+	if err != nil {
+		unreachable(t, DefaultDSN, err)
+	}
+	var existed bool
+	err = admin.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'glam')").Scan(&existed)
+	admin.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !existed {
+		t.Cleanup(func() { dropDatabase(t, DefaultDSN, "glam") })
+	}
 	dsn, picked := runScript(t, []string{"GLAM_POSTGRES_DSN="})
 	if dsn != "postgres://postgres@127.0.0.1:5432/glam?sslmode=disable" || !strings.Contains(picked, "using the local server on 127.0.0.1:5432") {
 		t.Fatalf("got %q, %q", dsn, picked)
