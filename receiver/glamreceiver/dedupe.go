@@ -217,16 +217,13 @@ func (s *seenSet) makeRoom(n int) {
 	if s.table != nil && need <= len(s.table)/4*3 {
 		return
 	}
-	size := len(s.table)
-	if size == 0 {
+	if s.table == nil {
 		// Sized for max ids at once rather than grown to it: each doubling
 		// rehashed every id under the lock, every request waiting, and
 		// zeroed and faulted in a table twice the last.
-		size = 1024
-		for s.max > size/4*3 {
-			size *= 2
-		}
+		need = max(need, s.max)
 	}
+	size := max(len(s.table), 1024)
 	for need > size/4*3 {
 		size *= 2
 	}

@@ -49,12 +49,17 @@ func browserBody() []byte {
 	return []byte(strings.NewReplacer("START", strconv.FormatInt(start, 10), "END", strconv.FormatInt(start+2e6, 10)).Replace(browserBodyTemplate))
 }
 
-func TestJSONSpansDecodesAsPdata(t *testing.T) {
-	// Spaced, and compact as the SDK's JSON.stringify writes it (the form
-	// keyValue reads in one go).
+// compactBrowserBody is browserBody without spaces, as the SDK's
+// JSON.stringify writes it.
+func compactBrowserBody(tb testing.TB) []byte {
 	var compact bytes.Buffer
-	require.NoError(t, json.Compact(&compact, browserBody()))
-	for name, body := range map[string][]byte{"spaced": browserBody(), "compact": compact.Bytes()} {
+	require.NoError(tb, json.Compact(&compact, browserBody()))
+	return compact.Bytes()
+}
+
+func TestJSONSpansDecodesAsPdata(t *testing.T) {
+	// Spaced, and compact (the form keyValue reads in one go).
+	for name, body := range map[string][]byte{"spaced": browserBody(), "compact": compactBrowserBody(t)} {
 		t.Run(name, func(t *testing.T) {
 			d, ok := decodeJSONSpans(body)
 			require.True(t, ok, "the browser decoder takes what the OTel JS SDK sends")
@@ -271,11 +276,7 @@ func assertSameLogs(t *testing.T, want, got plog.Logs) {
 // FuzzJSONSpans: whatever the browser decoder takes, pdata decodes the same.
 func FuzzJSONSpans(f *testing.F) {
 	f.Add(browserBody())
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, browserBody()); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(compact.Bytes())
+	f.Add(compactBrowserBody(f))
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"eee19b7ec3c1b174","attributes":[{"key":"a","value":{"intValue":"9223372036854775807"}}]}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if d, ok := decodeJSONSpans(body); ok {
